@@ -1,0 +1,123 @@
+//! Reverse-mode helpers on top of candle, including the switch that makes second order work.
+//!
+//! candle 0.11 detaches every gradient it computes (so a gradient has no graph and its own
+//! derivative is silently zero) unless the environment variable `CANDLE_GRAD_DO_NOT_DETACH` is
+//! set before the first backward pass *of each thread* (it is read into a thread-local).
+//! [`ensure_second_order`] sets it once per process and then probes the current thread with a
+//! known second derivative, so a thread that already ran a backward pass with the flag unset
+//! gets [`Error::SecondOrderDetached`] instead of zero Hessian-vector products.
+
+use crate::error::{Error, Result};
+use crate::params::ParamList;
+use candle_core::{backprop::GradStore, DType, Device, Tensor, Var};
+use std::cell::Cell;
+use std::sync::Once;
+
+static ENABLE: Once = Once::new();
+
+thread_local! {
+    static PROBED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Enables reverse-over-reverse differentiation for this process and checks that it is in
+/// effect on the calling thread. Cheap after the first call on a thread.
+pub fn ensure_second_order() -> Result<()> {
+    ENABLE.call_once(|| {
+        // Set exactly once, before any oracle runs a backward pass; threads that first
+        // differentiate after this read the flag as on.
+        std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1");
+    });
+    if PROBED.with(Cell::get) {
+        return Ok(());
+    }
+    if !second_order_works()? {
+        return Err(Error::SecondOrderDetached);
+    }
+    PROBED.with(|p| p.set(true));
+    Ok(())
+}
+
+/// Whether d²/dx² x³ at x = 2 comes out as 12 on this thread (false if candle detaches).
+pub fn second_order_works() -> Result<bool> {
+    let x = Var::new(2.0f64, &Device::Cpu)?;
+    let y = x.as_tensor().powf(3.0)?;
+    let g = y.backward()?;
+    let Some(dy) = g.get(x.as_tensor()) else {
+        return Ok(false);
+    };
+    let g2 = dy.backward()?;
+    let d2 = match g2.get(x.as_tensor()) {
+        Some(t) => t.to_dtype(DType::F64)?.to_scalar::<f64>()?,
+        None => 0.0,
+    };
+    Ok((d2 - 12.0).abs() < 1e-9)
+}
+
+/// Requires `loss` to be a scalar (rank 0, or a single element).
+pub fn check_scalar(loss: &Tensor, which: &'static str) -> Result<Tensor> {
+    if loss.elem_count() != 1 {
+        return Err(Error::NotScalar {
+            which,
+            shape: loss.dims().to_vec(),
+        });
+    }
+    Ok(loss.flatten_all()?.sum_all()?)
+}
+
+/// The gradients of a backward pass with respect to `wrt`, zeros where `wrt` had no influence.
+/// With `keep_graph` the result stays differentiable (for a second backward pass).
+pub fn collect(grads: &GradStore, wrt: &[Var], keep_graph: bool) -> Result<ParamList> {
+    let mut out = Vec::with_capacity(wrt.len());
+    for v in wrt {
+        let g = match grads.get(v.as_tensor()) {
+            Some(g) if keep_graph => g.clone(),
+            Some(g) => g.detach(),
+            None => v.as_tensor().zeros_like()?,
+        };
+        out.push(g);
+    }
+    ParamList::new(out)
+}
+
+/// ∂f/∂x at `x` *keeping the graph*: `x` may be an intermediate result (e.g. depend on θ), and
+/// the returned gradient stays differentiable with respect to whatever `x` depends on.
+///
+/// candle only reports gradients of leaves, so `x` is shifted by zero-valued leaves `z`
+/// (f(x + z) at z = 0): ∂f/∂z = ∂f/∂x, and the gradient keeps its dependence on `x`'s graph.
+pub fn grad_through(
+    f: impl FnOnce(&ParamList) -> Result<Tensor>,
+    x: &ParamList,
+) -> Result<(Tensor, ParamList)> {
+    ensure_second_order()?;
+    let shifts = x.zeros_like()?.to_vars()?;
+    let shifted = x.add(&ParamList::from_vars(&shifts))?;
+    let value = f(&shifted)?;
+    let grads = value.backward()?;
+    Ok((value, collect(&grads, &shifts, true)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_passes_once_enabled() -> Result<()> {
+        ensure_second_order()?;
+        assert!(second_order_works()?);
+        Ok(())
+    }
+
+    #[test]
+    fn grad_through_keeps_dependence_on_upstream_leaf() -> Result<()> {
+        // x = t², f(x) = x³  ⇒ ∂f/∂x = 3x² = 3t⁴; d/dt of that = 12 t³ = 96 at t = 2.
+        ensure_second_order()?;
+        let t = Var::new(&[2.0f64], &Device::Cpu)?;
+        let x = ParamList::single(t.as_tensor().sqr()?);
+        let (_, g) = grad_through(|x| Ok(x.tensors()[0].powf(3.0)?.sum_all()?), &x)?;
+        assert_eq!(g.to_vec()?, vec![48.0]);
+        let g2 = g.tensors()[0].sum_all()?.backward()?;
+        let d = g2.get(t.as_tensor()).map(|t| t.to_vec1::<f64>()).transpose()?;
+        assert_eq!(d, Some(vec![96.0]));
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! The engine's error type.
+
+/// Everything that can go wrong inside the engine. Variants name the culprit.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A tensor operation failed inside candle.
+    #[error("candle: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// Second-order autodiff is off for this thread: candle detached the gradients, so every
+    /// Hessian-vector product would silently be zero.
+    #[error(
+        "second-order autodiff is disabled on this thread: candle read CANDLE_GRAD_DO_NOT_DETACH \
+         as unset before the engine could enable it (a backward pass ran on this thread before \
+         any hypergrad oracle was created). Set CANDLE_GRAD_DO_NOT_DETACH=1 in the environment \
+         or create the oracles before calling backward()"
+    )]
+    SecondOrderDetached,
+
+    /// A configuration value is out of its domain.
+    #[error("invalid {name} = {value}: {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        name: &'static str,
+        /// Its offending value, formatted.
+        value: String,
+        /// What the domain is.
+        reason: String,
+    },
+
+    /// Two parameter lists that must match do not.
+    #[error("parameter lists do not match: {0}")]
+    Mismatch(String),
+
+    /// A loss was not a scalar.
+    #[error("{which} loss must be a scalar, got shape {shape:?}")]
+    NotScalar {
+        /// Which loss.
+        which: &'static str,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+}
+
+/// Result alias of the engine.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Shorthand for an [`Error::InvalidArgument`].
+pub(crate) fn invalid(name: &'static str, value: impl std::fmt::Display, reason: &str) -> Error {
+    Error::InvalidArgument {
+        name,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,88 @@
+//! The pieces Algorithms 2–4 share: the inner GD rollout (eq. 2–3), the first-order terms at
+//! φ_r, one step of the backward sweep, and the final (∂V/∂θ)ᵀ b2 term.
+
+use crate::error::Result;
+use crate::oracles::Oracles;
+use crate::params::ParamList;
+
+/// φ_n: n steps of inner GD from φ0 = V(θ, T) (n gradient calls).
+pub(crate) fn rollout<O: Oracles>(
+    o: &O,
+    theta: &ParamList,
+    task: &O::Task,
+    n: usize,
+) -> Result<ParamList> {
+    let mut phi = o.start(theta, task)?;
+    for &alpha in &o.step_sizes()[..n] {
+        phi = inner_step(o, theta, task, &phi, alpha)?;
+    }
+    Ok(phi)
+}
+
+/// φ − α ∂L_in/∂φ(θ, φ, T) (one gradient call).
+pub(crate) fn inner_step<O: Oracles>(
+    o: &O,
+    theta: &ParamList,
+    task: &O::Task,
+    phi: &ParamList,
+    alpha: f64,
+) -> Result<ParamList> {
+    phi.axpy(-alpha, &o.inner_grad(theta, phi, task)?)
+}
+
+/// The backward vectors (b1, b2) of Algorithms 2–4.
+pub(crate) struct Backward {
+    pub b1: ParamList,
+    pub b2: ParamList,
+}
+
+impl Backward {
+    /// b1 = ∂L_out/∂θ, b2 = ∂L_out/∂φ at φ_r (one gradient call).
+    pub fn at_end<O: Oracles>(
+        o: &O,
+        theta: &ParamList,
+        task: &O::Task,
+        phi_r: &ParamList,
+    ) -> Result<Self> {
+        let (b1, b2) = o.outer_grads(theta, phi_r, task)?;
+        Ok(Self { b1, b2 })
+    }
+
+    /// One step j of the sweep, at φ_{j−1} (one HVP call):
+    /// b1 −= α_j (∂²L_in/∂θ∂φ)ᵀ b2;  b2 −= α_j (∂²L_in/∂φ²)ᵀ b2.
+    pub fn step_back<O: Oracles>(
+        &mut self,
+        o: &O,
+        theta: &ParamList,
+        task: &O::Task,
+        phi_prev: &ParamList,
+        alpha: f64,
+    ) -> Result<()> {
+        let (h_theta, h_phi) = o.inner_hvp(theta, phi_prev, task, &self.b2)?;
+        self.b1 = self.b1.axpy(-alpha, &h_theta)?;
+        self.b2 = self.b2.axpy(-alpha, &h_phi)?;
+        Ok(())
+    }
+
+    /// b1 + (∂V/∂θ)ᵀ b2: the gradient these vectors stand for.
+    pub fn gradient<O: Oracles>(&self, o: &O, theta: &ParamList, task: &O::Task) -> Result<ParamList> {
+        self.b1.add(&o.start_vjp(theta, task, &self.b2)?)
+    }
+}
+
+/// The backward sweep of the memory-efficient exact estimator (inner loop of Alg. 4): for
+/// j = r..1, φ_{j−1} is recomputed from φ0 by j − 1 inner steps, then one sweep step.
+/// r(r−1)/2 gradient calls and r HVP calls; one inner state held at a time.
+pub(crate) fn recompute_sweep<O: Oracles>(
+    o: &O,
+    theta: &ParamList,
+    task: &O::Task,
+    mut bw: Backward,
+) -> Result<ParamList> {
+    let alphas = o.step_sizes();
+    for j in (1..=alphas.len()).rev() {
+        let phi_prev = rollout(o, theta, task, j - 1)?;
+        bw.step_back(o, theta, task, &phi_prev, alphas[j - 1])?;
+    }
+    bw.gradient(o, theta, task)
+}

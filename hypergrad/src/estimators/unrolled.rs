@@ -1,0 +1,39 @@
+//! The slow reference: candle back-propagates through the whole graph of the r inner steps
+//! (ITD / "unrolled" differentiation). Tests compare every other estimator against it.
+
+use super::{Estimate, Estimator};
+use crate::error::Result;
+use crate::oracles::{Counted, Oracles, UnrolledReference};
+use crate::params::ParamList;
+use rand::RngCore;
+
+/// Autodiff through the unrolled inner loop; holds the graph of all r steps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Unrolled;
+
+impl<O: UnrolledReference> Estimator<O> for Unrolled {
+    fn name(&self) -> String {
+        "unrolled".into()
+    }
+
+    fn estimate(
+        &mut self,
+        o: &Counted<O>,
+        theta: &ParamList,
+        task: &O::Task,
+        _rng: &mut dyn RngCore,
+    ) -> Result<Estimate> {
+        let before = o.calls();
+        let grad = o.unrolled_gradient(theta, task)?;
+        let state_bytes = o.start(theta, task)?.bytes();
+        let peak_states = o.step_sizes().len() + 1;
+        Ok(Estimate {
+            grad,
+            calls: o.calls() - before,
+            exact_drawn: None,
+            q: None,
+            peak_states,
+            peak_state_bytes: peak_states * state_bytes,
+        })
+    }
+}

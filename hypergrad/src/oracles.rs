@@ -1,0 +1,270 @@
+//! The oracles of the algorithms (gradients, Hessian-vector products), derived by autodiff from
+//! a [`BilevelProblem`], and [`Counted`], the wrapper that meters them in function calls.
+
+use crate::autodiff::{check_scalar, collect, ensure_second_order, grad_through};
+use crate::error::Result;
+use crate::params::ParamList;
+use crate::problem::BilevelProblem;
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+
+/// What the estimators may ask of a problem (REFERENCE §2).
+pub trait Oracles {
+    /// The task type.
+    type Task;
+    /// α_1..α_r.
+    fn step_sizes(&self) -> &[f64];
+    /// φ0 = V(θ, T) (value only).
+    fn start(&self, theta: &ParamList, task: &Self::Task) -> Result<ParamList>;
+    /// (∂V/∂θ)ᵀ v.
+    fn start_vjp(&self, theta: &ParamList, task: &Self::Task, v: &ParamList) -> Result<ParamList>;
+    /// ∂L_in/∂φ (θ, φ, T). One gradient call.
+    fn inner_grad(&self, theta: &ParamList, phi: &ParamList, task: &Self::Task)
+        -> Result<ParamList>;
+    /// (∂L_out/∂θ, ∂L_out/∂φ) at (θ, φ, T). One gradient call.
+    fn outer_grads(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &Self::Task,
+    ) -> Result<(ParamList, ParamList)>;
+    /// [(∂²L_in/∂θ∂φ)ᵀ v, (∂²L_in/∂φ²)ᵀ v] at (θ, φ, T). One HVP call.
+    fn inner_hvp(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &Self::Task,
+        v: &ParamList,
+    ) -> Result<(ParamList, ParamList)>;
+}
+
+/// The slow reference: back-propagation through the whole graph of the inner loop.
+pub trait UnrolledReference: Oracles {
+    /// d/dθ L_out(θ, U^(r)(θ, T), T) by autodiff through all r steps.
+    fn unrolled_gradient(&self, theta: &ParamList, task: &Self::Task) -> Result<ParamList>;
+}
+
+/// Oracles of a problem computed by candle's reverse mode (HVPs by reverse-over-reverse).
+pub struct Autodiff<P> {
+    problem: P,
+}
+
+impl<P: BilevelProblem> Autodiff<P> {
+    /// Wraps `problem`, enabling (and checking) second-order autodiff on this thread.
+    pub fn new(problem: P) -> Result<Self> {
+        ensure_second_order()?;
+        Ok(Self { problem })
+    }
+
+    /// The problem.
+    pub fn problem(&self) -> &P {
+        &self.problem
+    }
+}
+
+impl<P: BilevelProblem> Oracles for Autodiff<P> {
+    type Task = P::Task;
+
+    fn step_sizes(&self) -> &[f64] {
+        self.problem.step_sizes()
+    }
+
+    fn start(&self, theta: &ParamList, task: &P::Task) -> Result<ParamList> {
+        Ok(self.problem.start(&theta.detach(), task)?.detach())
+    }
+
+    fn start_vjp(&self, theta: &ParamList, task: &P::Task, v: &ParamList) -> Result<ParamList> {
+        if !self.problem.start_depends_on_theta() {
+            return theta.zeros_like();
+        }
+        ensure_second_order()?;
+        let th = theta.to_vars()?;
+        let phi0 = self.problem.start(&ParamList::from_vars(&th), task)?;
+        let grads = phi0.dot_tensor(&v.detach())?.backward()?;
+        collect(&grads, &th, false)
+    }
+
+    fn inner_grad(&self, theta: &ParamList, phi: &ParamList, task: &P::Task) -> Result<ParamList> {
+        ensure_second_order()?;
+        let ph = phi.to_vars()?;
+        let loss = self
+            .problem
+            .inner_loss(&theta.detach(), &ParamList::from_vars(&ph), task)?;
+        let grads = check_scalar(&loss, "inner")?.backward()?;
+        collect(&grads, &ph, false)
+    }
+
+    fn outer_grads(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &P::Task,
+    ) -> Result<(ParamList, ParamList)> {
+        ensure_second_order()?;
+        let (th, ph) = (theta.to_vars()?, phi.to_vars()?);
+        let loss = self.problem.outer_loss(
+            &ParamList::from_vars(&th),
+            &ParamList::from_vars(&ph),
+            task,
+        )?;
+        let grads = check_scalar(&loss, "outer")?.backward()?;
+        Ok((collect(&grads, &th, false)?, collect(&grads, &ph, false)?))
+    }
+
+    fn inner_hvp(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &P::Task,
+        v: &ParamList,
+    ) -> Result<(ParamList, ParamList)> {
+        ensure_second_order()?;
+        let (th, ph) = (theta.to_vars()?, phi.to_vars()?);
+        let loss = self.problem.inner_loss(
+            &ParamList::from_vars(&th),
+            &ParamList::from_vars(&ph),
+            task,
+        )?;
+        // First backward keeps the graph of ∂L_in/∂φ; the second differentiates ⟨∂L_in/∂φ, v⟩.
+        let grads = check_scalar(&loss, "inner")?.backward()?;
+        let g_phi = collect(&grads, &ph, true)?;
+        let second = g_phi.dot_tensor(&v.detach())?.backward()?;
+        Ok((collect(&second, &th, false)?, collect(&second, &ph, false)?))
+    }
+}
+
+impl<P: BilevelProblem> UnrolledReference for Autodiff<P> {
+    fn unrolled_gradient(&self, theta: &ParamList, task: &P::Task) -> Result<ParamList> {
+        ensure_second_order()?;
+        let th = theta.to_vars()?;
+        let theta_t = ParamList::from_vars(&th);
+        let mut phi = self.problem.start(&theta_t, task)?;
+        for &alpha in self.problem.step_sizes() {
+            let (_, g) = grad_through(|p| self.problem.inner_loss(&theta_t, p, task), &phi)?;
+            phi = phi.axpy(-alpha, &g)?;
+        }
+        let loss = self.problem.outer_loss(&theta_t, &phi, task)?;
+        let grads = check_scalar(&loss, "outer")?.backward()?;
+        collect(&grads, &th, false)
+    }
+}
+
+/// Oracle calls, the unit of the paper's budgets (C1 = C2 = 1: one call each).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Calls {
+    /// Gradient evaluations ∂L_in/∂φ and (∂L_out/∂θ, ∂L_out/∂φ).
+    pub grad: u64,
+    /// Hessian-vector products (one per double backward).
+    pub hvp: u64,
+}
+
+impl Calls {
+    /// Gradient plus HVP calls: the paper's "function calls".
+    pub fn total(&self) -> u64 {
+        self.grad + self.hvp
+    }
+}
+
+impl std::ops::Sub for Calls {
+    type Output = Calls;
+    fn sub(self, rhs: Calls) -> Calls {
+        Calls {
+            grad: self.grad - rhs.grad,
+            hvp: self.hvp - rhs.hvp,
+        }
+    }
+}
+
+impl std::ops::Add for Calls {
+    type Output = Calls;
+    fn add(self, rhs: Calls) -> Calls {
+        Calls {
+            grad: self.grad + rhs.grad,
+            hvp: self.hvp + rhs.hvp,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Calls {
+    fn add_assign(&mut self, rhs: Calls) {
+        *self = *self + rhs;
+    }
+}
+
+/// Counts every oracle call of the oracles it wraps, so budgets are a property of the problem.
+/// V and its vector-Jacobian product are not function calls in Proposition 1 and are not counted.
+pub struct Counted<O> {
+    inner: O,
+    calls: Cell<Calls>,
+}
+
+impl<O: Oracles> Counted<O> {
+    /// Wraps `inner` with zeroed counters.
+    pub fn new(inner: O) -> Self {
+        Self {
+            inner,
+            calls: Cell::new(Calls::default()),
+        }
+    }
+
+    /// Calls so far.
+    pub fn calls(&self) -> Calls {
+        self.calls.get()
+    }
+
+    /// The wrapped oracles.
+    pub fn inner(&self) -> &O {
+        &self.inner
+    }
+
+    fn charge(&self, grad: u64, hvp: u64) {
+        self.calls.set(self.calls.get() + Calls { grad, hvp });
+    }
+}
+
+impl<O: Oracles> Oracles for Counted<O> {
+    type Task = O::Task;
+
+    fn step_sizes(&self) -> &[f64] {
+        self.inner.step_sizes()
+    }
+    fn start(&self, theta: &ParamList, task: &O::Task) -> Result<ParamList> {
+        self.inner.start(theta, task)
+    }
+    fn start_vjp(&self, theta: &ParamList, task: &O::Task, v: &ParamList) -> Result<ParamList> {
+        self.inner.start_vjp(theta, task, v)
+    }
+    fn inner_grad(&self, theta: &ParamList, phi: &ParamList, task: &O::Task) -> Result<ParamList> {
+        self.charge(1, 0);
+        self.inner.inner_grad(theta, phi, task)
+    }
+    fn outer_grads(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &O::Task,
+    ) -> Result<(ParamList, ParamList)> {
+        self.charge(1, 0);
+        self.inner.outer_grads(theta, phi, task)
+    }
+    fn inner_hvp(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &O::Task,
+        v: &ParamList,
+    ) -> Result<(ParamList, ParamList)> {
+        self.charge(0, 1);
+        self.inner.inner_hvp(theta, phi, task, v)
+    }
+}
+
+impl<O: UnrolledReference> UnrolledReference for Counted<O> {
+    /// Charged as the work it does: r inner gradients and one outer gradient forward, and a
+    /// backward pass through the r steps costing one HVP each.
+    fn unrolled_gradient(&self, theta: &ParamList, task: &O::Task) -> Result<ParamList> {
+        let r = self.inner.step_sizes().len() as u64;
+        self.charge(r + 1, r);
+        self.inner.unrolled_gradient(theta, task)
+    }
+}
