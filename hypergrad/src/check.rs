@@ -9,13 +9,19 @@ use crate::problem::BilevelProblem;
 use candle_core::DType;
 
 /// L_out(θ, U^(r)(θ, T), T): r inner GD steps from V(θ, T), then the outer loss.
-pub fn objective<P: BilevelProblem>(o: &Autodiff<P>, theta: &ParamList, task: &P::Task) -> Result<f64> {
+pub fn objective<P: BilevelProblem>(
+    o: &Autodiff<P>,
+    theta: &ParamList,
+    task: &P::Task,
+) -> Result<f64> {
     let mut phi = o.start(theta, task)?;
     for &alpha in o.step_sizes() {
         phi = phi.axpy(-alpha, &o.inner_grad(theta, &phi, task)?)?;
     }
     let loss = o.problem().outer_loss(&theta.detach(), &phi, task)?;
-    Ok(check_scalar(&loss, "outer")?.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+    Ok(check_scalar(&loss, "outer")?
+        .to_dtype(DType::F64)?
+        .to_scalar::<f64>()?)
 }
 
 /// Central differences (f(θ + h e_i) − f(θ − h e_i)) / 2h of the objective, coordinate by

@@ -4,8 +4,8 @@
 
 use crate::error::Result;
 use crate::estimators::{Estimate, Estimator};
-use crate::oracles::{Calls, Counted, Oracles};
 use crate::optim::OuterOptimizer;
+use crate::oracles::{Calls, Counted, Oracles};
 use crate::params::ParamList;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};

@@ -53,3 +53,8 @@ pub(crate) fn invalid(name: &'static str, value: impl std::fmt::Display, reason:
         reason: reason.to_string(),
     }
 }
+
+/// Whether `x` is a finite number above zero (NaN is not).
+pub(crate) fn is_positive(x: f64) -> bool {
+    x > 0.0 && x.is_finite()
+}

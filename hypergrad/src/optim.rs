@@ -82,7 +82,11 @@ impl OuterOptimizer {
         }
         if let OuterConfig::Adam(a) = config {
             if !(a.lr > 0.0 && (0.0..1.0).contains(&a.beta1) && (0.0..1.0).contains(&a.beta2)) {
-                return Err(invalid("adam", format!("{a:?}"), "needs lr > 0 and betas in [0, 1)"));
+                return Err(invalid(
+                    "adam",
+                    format!("{a:?}"),
+                    "needs lr > 0 and betas in [0, 1)",
+                ));
             }
         }
         Ok(Self {
@@ -139,12 +143,15 @@ mod tests {
     fn sgd_schedule_and_clip() -> Result<()> {
         let th = ParamList::from_slice(&[1.0, 1.0], DType::F64, &Device::Cpu)?;
         let g = ParamList::from_slice(&[2.0, -0.05], DType::F64, &Device::Cpu)?;
-        let mut opt = OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(1.0)), Some(0.1))?;
+        let mut opt =
+            OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(1.0)), Some(0.1))?;
         let a = opt.step(&th, &g)?;
         assert_eq!(a.to_vec()?, vec![0.9, 1.05]);
         let b = opt.step(&a, &g)?; // γ_2 = 0.5
         assert!((b.to_vec()?[0] - 0.85).abs() < 1e-12);
-        assert!(OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::Constant(1.0)), Some(-1.0)).is_err());
+        assert!(
+            OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::Constant(1.0)), Some(-1.0)).is_err()
+        );
         Ok(())
     }
 
@@ -152,10 +159,16 @@ mod tests {
     fn adam_first_step_is_lr_times_sign() -> Result<()> {
         let th = ParamList::from_slice(&[0.0, 0.0], DType::F64, &Device::Cpu)?;
         let g = ParamList::from_slice(&[3.0, -0.2], DType::F64, &Device::Cpu)?;
-        let cfg = AdamConfig { lr: 0.1, ..AdamConfig::default() };
+        let cfg = AdamConfig {
+            lr: 0.1,
+            ..AdamConfig::default()
+        };
         let mut opt = OuterOptimizer::new(OuterConfig::Adam(cfg), None)?;
         let a = opt.step(&th, &g)?.to_vec()?;
-        assert!((a[0] + 0.1).abs() < 1e-6 && (a[1] - 0.1).abs() < 1e-6, "{a:?}");
+        assert!(
+            (a[0] + 0.1).abs() < 1e-6 && (a[1] - 0.1).abs() < 1e-6,
+            "{a:?}"
+        );
         Ok(())
     }
 }

@@ -19,8 +19,12 @@ pub trait Oracles {
     /// (∂V/∂θ)ᵀ v.
     fn start_vjp(&self, theta: &ParamList, task: &Self::Task, v: &ParamList) -> Result<ParamList>;
     /// ∂L_in/∂φ (θ, φ, T). One gradient call.
-    fn inner_grad(&self, theta: &ParamList, phi: &ParamList, task: &Self::Task)
-        -> Result<ParamList>;
+    fn inner_grad(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &Self::Task,
+    ) -> Result<ParamList>;
     /// (∂L_out/∂θ, ∂L_out/∂φ) at (θ, φ, T). One gradient call.
     fn outer_grads(
         &self,

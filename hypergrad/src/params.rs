@@ -11,7 +11,9 @@ impl ParamList {
     /// Wraps tensors; the list may not be empty.
     pub fn new(tensors: Vec<Tensor>) -> Result<Self> {
         if tensors.is_empty() {
-            return Err(Error::Mismatch("a parameter list needs at least one tensor".into()));
+            return Err(Error::Mismatch(
+                "a parameter list needs at least one tensor".into(),
+            ));
         }
         Ok(Self(tensors))
     }
@@ -86,7 +88,9 @@ impl ParamList {
 
     /// Applies `f` to every tensor.
     pub fn map(&self, f: impl Fn(&Tensor) -> candle_core::Result<Tensor>) -> Result<Self> {
-        Ok(Self(self.0.iter().map(f).collect::<candle_core::Result<_>>()?))
+        Ok(Self(
+            self.0.iter().map(f).collect::<candle_core::Result<_>>()?,
+        ))
     }
 
     fn zip(
@@ -223,10 +227,15 @@ mod tests {
         assert_eq!(b.to_vec()?, vec![2.0, 4.0, 6.0]);
         assert_eq!(a.dot(&b)?, 28.0);
         assert_eq!(a.axpy(-1.0, &b)?.to_vec()?, vec![-1.0, -2.0, -3.0]);
-        assert_eq!(a.with_values(&[7.0, 8.0, 9.0])?.to_vec()?, vec![7.0, 8.0, 9.0]);
+        assert_eq!(
+            a.with_values(&[7.0, 8.0, 9.0])?.to_vec()?,
+            vec![7.0, 8.0, 9.0]
+        );
         assert_eq!(a.bytes(), 24);
         assert!(a.with_values(&[1.0]).is_err());
-        assert!(a.add(&ParamList::single(Tensor::new(&[1.0f64], &d)?)).is_err());
+        assert!(a
+            .add(&ParamList::single(Tensor::new(&[1.0f64], &d)?))
+            .is_err());
         Ok(())
     }
 }

@@ -147,20 +147,38 @@ mod tests {
 
     #[test]
     fn proposition_one_endpoints() {
-        assert_eq!(expected_calls(10, 0.0), ExpectedCalls { grad: 11.0, hvp: 0.0 });
-        assert_eq!(expected_calls(10, 1.0), ExpectedCalls { grad: 56.0, hvp: 10.0 });
+        assert_eq!(
+            expected_calls(10, 0.0),
+            ExpectedCalls {
+                grad: 11.0,
+                hvp: 0.0
+            }
+        );
+        assert_eq!(
+            expected_calls(10, 1.0),
+            ExpectedCalls {
+                grad: 56.0,
+                hvp: 10.0
+            }
+        );
     }
 
     #[test]
     fn qstar_minimises_expected_time_on_a_grid() -> Result<()> {
         let cost = CostModel::default();
-        for &(d2, v2, r) in &[(0.1, 1.0, 10), (0.01, 2.0, 100), (0.5, 30.0, 5), (1e-4, 1.0, 20)] {
+        for &(d2, v2, r) in &[
+            (0.1, 1.0, 10),
+            (0.01, 2.0, 100),
+            (0.5, 30.0, 5),
+            (1e-4, 1.0, 20),
+        ] {
             let s = qstar(d2, v2, r, &cost)?;
             assert!(s.condition_holds);
             let brute = (1..=100_000)
                 .map(|i| i as f64 / 100_000.0)
                 .min_by(|a, b| {
-                    expected_time(*a, d2, v2, r, &cost).total_cmp(&expected_time(*b, d2, v2, r, &cost))
+                    expected_time(*a, d2, v2, r, &cost)
+                        .total_cmp(&expected_time(*b, d2, v2, r, &cost))
                 })
                 .unwrap_or(1.0);
             assert!((s.q - brute).abs() < 2e-5, "q* {} vs grid {brute}", s.q);

@@ -12,9 +12,18 @@ const EXACT_TOL: f64 = 1e-9;
 
 fn assert_exact_agree(g: &[Vec<f64>; 4], fd: &[f64], fd_tol: f64, what: &str) {
     let [_, stored, recompute, unrolled] = g;
-    assert!(relative_error(recompute, stored, 1e-12) < EXACT_TOL, "{what}: recompute {recompute:?} vs stored {stored:?}");
-    assert!(relative_error(unrolled, stored, 1e-12) < EXACT_TOL, "{what}: unrolled {unrolled:?} vs stored {stored:?}");
-    assert!(relative_error(stored, fd, 1e-8) < fd_tol, "{what}: stored {stored:?} vs finite differences {fd:?}");
+    assert!(
+        relative_error(recompute, stored, 1e-12) < EXACT_TOL,
+        "{what}: recompute {recompute:?} vs stored {stored:?}"
+    );
+    assert!(
+        relative_error(unrolled, stored, 1e-12) < EXACT_TOL,
+        "{what}: unrolled {unrolled:?} vs stored {stored:?}"
+    );
+    assert!(
+        relative_error(stored, fd, 1e-8) < fd_tol,
+        "{what}: stored {stored:?} vs finite differences {fd:?}"
+    );
 }
 
 #[test]
@@ -35,7 +44,11 @@ fn counterexample_estimators_agree_with_closed_form_and_fd() -> Result<()> {
         }
         assert_exact_agree(&avg, &fd, 1e-6, &format!("theta = {x}"));
         let closed = p.exact_gradient_closed_form(x);
-        assert!((avg[1][0] - closed).abs() <= 1e-9 * closed.abs().max(1.0), "closed form {closed} vs {:?}", avg[1]);
+        assert!(
+            (avg[1][0] - closed).abs() <= 1e-9 * closed.abs().max(1.0),
+            "closed form {closed} vs {:?}",
+            avg[1]
+        );
     }
     Ok(())
 }
@@ -53,7 +66,10 @@ fn fom_is_biased_on_the_counterexample() -> Result<()> {
         fom += w * g[0][0];
         exact += w * g[1][0];
     }
-    assert!((fom - exact).abs() > 0.06f64.sqrt(), "FOM {fom} vs exact {exact}");
+    assert!(
+        (fom - exact).abs() > 0.06f64.sqrt(),
+        "FOM {fom} vs exact {exact}"
+    );
     Ok(())
 }
 
@@ -65,7 +81,14 @@ fn quadratic_matches_closed_form_and_fd() -> Result<()> {
         (2, true, vec![0.3]),
         (3, false, vec![0.1; 12]),
     ] {
-        let cfg = QuadraticConfig { s: 3, p: 4, alphas, lambda: 0.1, start_from_theta, seed };
+        let cfg = QuadraticConfig {
+            s: 3,
+            p: 4,
+            alphas,
+            lambda: 0.1,
+            start_from_theta,
+            seed,
+        };
         let o = quadratic(cfg)?;
         let p = o.inner().problem();
         let task = p.sample_task(&mut rng(seed + 10))?;
@@ -74,9 +97,18 @@ fn quadratic_matches_closed_form_and_fd() -> Result<()> {
         let fd = finite_difference_gradient(o.inner(), &theta, &task, 1e-5)?;
         assert_exact_agree(&g, &fd, 1e-7, &format!("quadratic seed {seed}"));
         let closed = p.closed_form_gradient(&[0.3, -1.2, 0.7], &task);
-        assert!(relative_error(&g[1], &closed, 1e-12) < EXACT_TOL, "closed form {closed:?} vs {:?}", g[1]);
+        assert!(
+            relative_error(&g[1], &closed, 1e-12) < EXACT_TOL,
+            "closed form {closed:?} vs {:?}",
+            g[1]
+        );
         // FOM drops (I − αA) products: it must differ from the exact gradient.
-        assert!(relative_error(&g[0], &g[1], 1e-12) > 1e-3, "FOM {:?} equals exact {:?}", g[0], g[1]);
+        assert!(
+            relative_error(&g[0], &g[1], 1e-12) > 1e-3,
+            "FOM {:?} equals exact {:?}",
+            g[0],
+            g[1]
+        );
     }
     Ok(())
 }
@@ -84,7 +116,14 @@ fn quadratic_matches_closed_form_and_fd() -> Result<()> {
 #[test]
 fn mlp_hypercleaning_estimators_agree_with_fd() -> Result<()> {
     for fold in [true, false] {
-        let cfg = MlpConfig { hidden: 6, steps: 4, alpha: 0.5, fold_last_step: fold, init_seed: 3, task_batch: None };
+        let cfg = MlpConfig {
+            hidden: 6,
+            steps: 4,
+            alpha: 0.5,
+            fold_last_step: fold,
+            init_seed: 3,
+            task_batch: None,
+        };
         let o = mlp(cfg)?;
         let p = o.inner().problem();
         let values: Vec<f64> = (0..24).map(|i| ((i * 7) % 11) as f64 / 5.0 - 1.0).collect();

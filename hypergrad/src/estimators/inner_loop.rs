@@ -65,7 +65,12 @@ impl Backward {
     }
 
     /// b1 + (∂V/∂θ)ᵀ b2: the gradient these vectors stand for.
-    pub fn gradient<O: Oracles>(&self, o: &O, theta: &ParamList, task: &O::Task) -> Result<ParamList> {
+    pub fn gradient<O: Oracles>(
+        &self,
+        o: &O,
+        theta: &ParamList,
+        task: &O::Task,
+    ) -> Result<ParamList> {
         self.b1.add(&o.start_vjp(theta, task, &self.b2)?)
     }
 }

@@ -86,7 +86,8 @@ pub enum EstimatorSpec {
 
 impl EstimatorSpec {
     /// The names accepted by [`EstimatorSpec::parse`].
-    pub const NAMES: [&'static str; 6] = ["fom", "exact", "recompute", "ufom", "adaptive", "unrolled"];
+    pub const NAMES: [&'static str; 6] =
+        ["fom", "exact", "recompute", "ufom", "adaptive", "unrolled"];
 
     /// From a name; `q` is required by `ufom` and ignored by the others.
     pub fn parse(name: &str, q: Option<f64>) -> Result<Self> {

@@ -2,7 +2,7 @@
 //! V(θ) = θ, L_in = L_out = f_i(φ) with f_i the C² piecewise polynomial of eq. (39), scalar
 //! θ = φ. b1 = 0 and b2 from eq. (37) make FOM-SGD stall with E|∂M/∂θ|² > D.
 
-use crate::error::{invalid, Result};
+use crate::error::{invalid, is_positive, Result};
 use crate::params::ParamList;
 use crate::problem::{BilevelProblem, TaskDistribution};
 use candle_core::{DType, Device, Tensor};
@@ -46,7 +46,11 @@ impl CounterexampleConfig {
             / (self.a1 * p1.powi(r) + self.a2 * p2.powi(r));
         let denom = (n * p2.powi(r) - p2.powi(2 * r)).abs();
         if !(denom > 0.0 && denom.is_finite()) {
-            return Err(invalid("a1, a2", format!("{}, {}", self.a1, self.a2), "make eq. (37) degenerate"));
+            return Err(invalid(
+                "a1, a2",
+                format!("{}, {}", self.a1, self.a2),
+                "make eq. (37) degenerate",
+            ));
         }
         Ok(2.0 * (2.0 * self.d).sqrt() / denom)
     }
@@ -68,7 +72,7 @@ impl CounterexampleConfig {
                 return Err(invalid(name, a, "needs a > 0 and alpha * a < 1"));
             }
         }
-        if !(self.alpha > 0.0) {
+        if !is_positive(self.alpha) {
             return Err(invalid("alpha", self.alpha, "needs alpha > 0"));
         }
         if self.a1 == self.a2 {
@@ -92,7 +96,13 @@ pub struct Counterexample {
 impl Counterexample {
     /// The problem of Fig. 1a–c for the given D, r, α, a1, a2 (b1 = 0, b2 and A derived).
     pub fn from_config(cfg: &CounterexampleConfig) -> Result<Self> {
-        Self::with_params([cfg.a1, cfg.a2], [0.0, cfg.b2()?], cfg.cap_a()?, cfg.r, cfg.alpha)
+        Self::with_params(
+            [cfg.a1, cfg.a2],
+            [0.0, cfg.b2()?],
+            cfg.cap_a()?,
+            cfg.r,
+            cfg.alpha,
+        )
     }
 
     /// The problem with explicit a, b and A (Fig. 1d–f uses b2 = 10, A = 10).
@@ -100,10 +110,10 @@ impl Counterexample {
         if r == 0 {
             return Err(invalid("r", r, "needs r >= 1"));
         }
-        if !(cap_a > 0.0) {
+        if !is_positive(cap_a) {
             return Err(invalid("A", cap_a, "needs A > 0"));
         }
-        if a.iter().any(|&ai| !(ai > 0.0)) {
+        if a.iter().any(|&ai| !is_positive(ai)) {
             return Err(invalid("a", format!("{a:?}"), "needs a_i > 0"));
         }
         Ok(Self {
@@ -223,7 +233,10 @@ impl Counterexample {
             let quad = u.sqr()?.affine(0.5 * a, 0.0)?;
             ((cubic + quad)? + z.affine(a * big, -0.5 * a * big * big)?)?
         } else {
-            z.affine(0.5 * a + a * big, -a / 6.0 - 0.5 * a * big * big - 0.5 * a * big)?
+            z.affine(
+                0.5 * a + a * big,
+                -a / 6.0 - 0.5 * a * big * big - 0.5 * a * big,
+            )?
         };
         Ok(out.sum_all()?)
     }
@@ -288,11 +301,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_settings() {
-        let bad = CounterexampleConfig { d: -1.0, ..Default::default() };
+        let bad = CounterexampleConfig {
+            d: -1.0,
+            ..Default::default()
+        };
         assert!(bad.b2().is_err());
-        let bad = CounterexampleConfig { r: 0, ..Default::default() };
+        let bad = CounterexampleConfig {
+            r: 0,
+            ..Default::default()
+        };
         assert!(bad.b2().is_err());
-        let bad = CounterexampleConfig { a2: 0.5, ..Default::default() };
+        let bad = CounterexampleConfig {
+            a2: 0.5,
+            ..Default::default()
+        };
         assert!(bad.b2().is_err());
     }
 }

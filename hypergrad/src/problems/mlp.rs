@@ -9,7 +9,7 @@
 //! The paper sums over examples; this uses the mean, so α = 1 stays a stable step.
 
 use crate::autodiff::grad_through;
-use crate::error::{invalid, Result};
+use crate::error::{invalid, is_positive, Result};
 use crate::nn::{cross_entropy, cross_entropy_per_example, linear, sigmoid};
 use crate::params::ParamList;
 use crate::problem::{BilevelProblem, TaskDistribution};
@@ -48,23 +48,39 @@ impl MlpData {
         device: &Device,
     ) -> Result<(Self, Vec<bool>)> {
         if n_train == 0 || n_val == 0 || dim == 0 || classes < 2 {
-            return Err(invalid("synthetic sizes", format!("{n_train}/{n_val}/{dim}/{classes}"), "need n, d >= 1 and >= 2 classes"));
+            return Err(invalid(
+                "synthetic sizes",
+                format!("{n_train}/{n_val}/{dim}/{classes}"),
+                "need n, d >= 1 and >= 2 classes",
+            ));
         }
         if !(0.0..=1.0).contains(&corruption) {
             return Err(invalid("corruption", corruption, "needs a rate in [0, 1]"));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let teacher: Vec<f64> = (0..dim * classes).map(|_| super::normal(&mut rng)).collect();
+        let teacher: Vec<f64> = (0..dim * classes)
+            .map(|_| super::normal(&mut rng))
+            .collect();
         let mut make = |n: usize, corrupt: f64| -> (Vec<f64>, Vec<u32>, Vec<bool>) {
             let x: Vec<f64> = (0..n * dim).map(|_| super::normal(&mut rng)).collect();
             let mut labels = Vec::with_capacity(n);
             let mut redrawn = Vec::with_capacity(n);
             for i in 0..n {
                 let row = &x[i * dim..(i + 1) * dim];
-                let score = |c: usize| (0..dim).map(|k| row[k] * teacher[k * classes + c]).sum::<f64>();
-                let best = (0..classes).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(0);
+                let score = |c: usize| {
+                    (0..dim)
+                        .map(|k| row[k] * teacher[k * classes + c])
+                        .sum::<f64>()
+                };
+                let best = (0..classes)
+                    .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+                    .unwrap_or(0);
                 let flip = rng.random_bool(corrupt);
-                labels.push(if flip { rng.random_range(0..classes as u32) } else { best as u32 });
+                labels.push(if flip {
+                    rng.random_range(0..classes as u32)
+                } else {
+                    best as u32
+                });
                 redrawn.push(flip);
             }
             (x, labels, redrawn)
@@ -86,7 +102,11 @@ pub fn one_hot(labels: &[u32], classes: usize, dtype: DType, device: &Device) ->
     let mut v = vec![0f64; labels.len() * classes];
     for (i, &l) in labels.iter().enumerate() {
         if l as usize >= classes {
-            return Err(invalid("label", l, &format!("needs a label below {classes}")));
+            return Err(invalid(
+                "label",
+                l,
+                &format!("needs a label below {classes}"),
+            ));
         }
         v[i * classes + l as usize] = 1.0;
     }
@@ -144,8 +164,12 @@ impl MlpHypercleaning {
     pub fn new(data: MlpData, cfg: MlpConfig) -> Result<Self> {
         let (n, dim) = data.train_x.dims2()?;
         let classes = data.train_y.dims2()?.1;
-        if cfg.hidden == 0 || cfg.steps == 0 || !(cfg.alpha > 0.0) {
-            return Err(invalid("mlp config", format!("{cfg:?}"), "needs hidden >= 1, steps >= 1, alpha > 0"));
+        if cfg.hidden == 0 || cfg.steps == 0 || !is_positive(cfg.alpha) {
+            return Err(invalid(
+                "mlp config",
+                format!("{cfg:?}"),
+                "needs hidden >= 1, steps >= 1, alpha > 0",
+            ));
         }
         if let Some(b) = cfg.task_batch {
             if b == 0 || b > n {
@@ -156,7 +180,9 @@ impl MlpHypercleaning {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.init_seed);
         let mut gaussian = |rows: usize, cols: usize| -> Result<Tensor> {
             let scale = (2.0 / rows as f64).sqrt();
-            let v: Vec<f64> = (0..rows * cols).map(|_| scale * super::normal(&mut rng)).collect::<Vec<f64>>();
+            let v: Vec<f64> = (0..rows * cols)
+                .map(|_| scale * super::normal(&mut rng))
+                .collect::<Vec<f64>>();
             Ok(Tensor::from_vec(v, (rows, cols), &device)?.to_dtype(dtype)?)
         };
         let phi0 = ParamList::new(vec![
@@ -165,7 +191,12 @@ impl MlpHypercleaning {
             gaussian(cfg.hidden, classes)?,
             Tensor::zeros(classes, dtype, &device)?,
         ])?;
-        Ok(Self { alphas: vec![cfg.alpha; cfg.steps], data, cfg, phi0 })
+        Ok(Self {
+            alphas: vec![cfg.alpha; cfg.steps],
+            data,
+            cfg,
+            phi0,
+        })
     }
 
     /// The data.
@@ -176,7 +207,11 @@ impl MlpHypercleaning {
     /// θ = 0 (every example weighted σ(0) = ½).
     pub fn theta_zero(&self) -> Result<ParamList> {
         let n = self.data.train_x.dims2()?.0;
-        Ok(ParamList::single(Tensor::zeros(n, self.data.train_x.dtype(), self.data.train_x.device())?))
+        Ok(ParamList::single(Tensor::zeros(
+            n,
+            self.data.train_x.dtype(),
+            self.data.train_x.device(),
+        )?))
     }
 
     /// φ0.
@@ -187,18 +222,32 @@ impl MlpHypercleaning {
     /// g(φ, x): logits.
     pub fn logits(phi: &ParamList, x: &Tensor) -> Result<Tensor> {
         let [w1, b1, w2, b2] = phi.tensors() else {
-            return Err(invalid("phi", phi.tensors().len(), "the MLP needs [W1, b1, W2, b2]"));
+            return Err(invalid(
+                "phi",
+                phi.tensors().len(),
+                "the MLP needs [W1, b1, W2, b2]",
+            ));
         };
         linear(&linear(x, w1, b1)?.relu()?, w2, b2)
     }
 
-    fn weighted_train_loss(&self, theta: &ParamList, phi: &ParamList, task: &MlpTask) -> Result<Tensor> {
-        let ce = cross_entropy_per_example(&Self::logits(phi, &self.data.train_x)?, &self.data.train_y)?;
+    fn weighted_train_loss(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &MlpTask,
+    ) -> Result<Tensor> {
+        let ce =
+            cross_entropy_per_example(&Self::logits(phi, &self.data.train_x)?, &self.data.train_y)?;
         let mut w = sigmoid(&theta.tensors()[0])?;
         let mut norm = ce.dims1()? as f64;
         if let Some(mask) = &task.mask {
             w = (w * mask)?;
-            norm = mask.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?.max(1.0);
+            norm = mask
+                .sum_all()?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?
+                .max(1.0);
         }
         Ok((ce * w)?.sum_all()?.affine(1.0 / norm, 0.0)?)
     }
@@ -226,7 +275,10 @@ impl BilevelProblem for MlpHypercleaning {
         } else {
             phi.clone()
         };
-        cross_entropy(&Self::logits(&phi_eval, &self.data.val_x)?, &self.data.val_y)
+        cross_entropy(
+            &Self::logits(&phi_eval, &self.data.val_x)?,
+            &self.data.val_y,
+        )
     }
 
     fn step_sizes(&self) -> &[f64] {
@@ -245,11 +297,15 @@ impl TaskDistribution for MlpHypercleaning {
         for i in sample(rng, n, b) {
             m[i] = 1.0;
         }
-        let mask = Tensor::from_vec(m, n, self.data.train_x.device())?.to_dtype(self.data.train_x.dtype())?;
+        let mask = Tensor::from_vec(m, n, self.data.train_x.device())?
+            .to_dtype(self.data.train_x.dtype())?;
         Ok(MlpTask { mask: Some(mask) })
     }
 
     fn enumerate_tasks(&self) -> Option<Vec<(f64, MlpTask)>> {
-        self.cfg.task_batch.is_none().then(|| vec![(1.0, MlpTask::default())])
+        self.cfg
+            .task_batch
+            .is_none()
+            .then(|| vec![(1.0, MlpTask::default())])
     }
 }

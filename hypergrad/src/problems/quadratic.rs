@@ -60,12 +60,16 @@ pub struct QuadraticTask {
 /// Row-major dense matrix helpers for the closed form.
 fn matvec(m: &[f64], rows: usize, x: &[f64]) -> Vec<f64> {
     let cols = x.len();
-    (0..rows).map(|i| (0..cols).map(|k| m[i * cols + k] * x[k]).sum()).collect()
+    (0..rows)
+        .map(|i| (0..cols).map(|k| m[i * cols + k] * x[k]).sum())
+        .collect()
 }
 
 fn matvec_t(m: &[f64], cols: usize, x: &[f64]) -> Vec<f64> {
     let rows = x.len();
-    (0..cols).map(|k| (0..rows).map(|i| m[i * cols + k] * x[i]).sum()).collect()
+    (0..cols)
+        .map(|k| (0..rows).map(|i| m[i * cols + k] * x[i]).sum())
+        .collect()
 }
 
 /// The problem; matrices are stored row-major (for the closed form) and as tensors.
@@ -86,22 +90,33 @@ impl Quadratic {
     /// Draws A (symmetric positive definite, α_j·λ_max(A) < 2 enforced), B, K, E, e from the seed.
     pub fn new(cfg: QuadraticConfig, dtype: DType, device: Device) -> Result<Self> {
         if cfg.s == 0 || cfg.p == 0 {
-            return Err(invalid("s, p", format!("{}, {}", cfg.s, cfg.p), "need positive sizes"));
+            return Err(invalid(
+                "s, p",
+                format!("{}, {}", cfg.s, cfg.p),
+                "need positive sizes",
+            ));
         }
         if cfg.alphas.is_empty() || cfg.alphas.iter().any(|&a| !(a > 0.0 && a < 0.4)) {
-            return Err(invalid("alphas", format!("{:?}", cfg.alphas), "need 1..r values in (0, 0.4)"));
+            return Err(invalid(
+                "alphas",
+                format!("{:?}", cfg.alphas),
+                "need 1..r values in (0, 0.4)",
+            ));
         }
         let (s, p) = (cfg.s, cfg.p);
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let mut normal = |n: usize, scale: f64| -> Vec<f64> {
-            (0..n).map(|_| scale * super::normal(&mut rng)).collect::<Vec<f64>>()
+            (0..n)
+                .map(|_| scale * super::normal(&mut rng))
+                .collect::<Vec<f64>>()
         };
         // A = MᵀM / (4p) + 0.5 I: eigenvalues in [0.5, ~1.5] for moderate p.
         let m = normal(p * p, 1.0);
         let mut a = vec![0.0; p * p];
         for i in 0..p {
             for j in 0..p {
-                a[i * p + j] = (0..p).map(|k| m[k * p + i] * m[k * p + j]).sum::<f64>() / (4.0 * p as f64)
+                a[i * p + j] = (0..p).map(|k| m[k * p + i] * m[k * p + j]).sum::<f64>()
+                    / (4.0 * p as f64)
                     + if i == j { 0.5 } else { 0.0 };
             }
         }
@@ -119,7 +134,17 @@ impl Quadratic {
             tensor(&e, &[p, s])?,
             tensor(&e0, &[p])?,
         ];
-        Ok(Self { cfg, a, b, k, e, e0, t, dtype, device })
+        Ok(Self {
+            cfg,
+            a,
+            b,
+            k,
+            e,
+            e0,
+            t,
+            dtype,
+            device,
+        })
     }
 
     /// The settings.
@@ -130,7 +155,11 @@ impl Quadratic {
     /// θ from values.
     pub fn theta(&self, values: &[f64]) -> Result<ParamList> {
         if values.len() != self.cfg.s {
-            return Err(invalid("theta", values.len(), &format!("needs {} values", self.cfg.s)));
+            return Err(invalid(
+                "theta",
+                values.len(),
+                &format!("needs {} values", self.cfg.s),
+            ));
         }
         ParamList::from_slice(values, self.dtype, &self.device)
     }
@@ -138,7 +167,11 @@ impl Quadratic {
     /// A task with the given c and y.
     pub fn task(&self, c: Vec<f64>, y: Vec<f64>) -> Result<QuadraticTask> {
         if c.len() != self.cfg.p || y.len() != self.cfg.p {
-            return Err(invalid("task", format!("{} / {}", c.len(), y.len()), "c and y need length p"));
+            return Err(invalid(
+                "task",
+                format!("{} / {}", c.len(), y.len()),
+                "c and y need length p",
+            ));
         }
         let c_t = Tensor::from_slice(&c, c.len(), &self.device)?.to_dtype(self.dtype)?;
         let y_t = Tensor::from_slice(&y, y.len(), &self.device)?.to_dtype(self.dtype)?;
@@ -155,11 +188,19 @@ impl Quadratic {
             self.e0.clone()
         };
         // J: p × s, row-major.
-        let mut jac = if self.cfg.start_from_theta { self.e.clone() } else { vec![0.0; p * s] };
+        let mut jac = if self.cfg.start_from_theta {
+            self.e.clone()
+        } else {
+            vec![0.0; p * s]
+        };
         let bt = matvec(&self.b, p, theta);
         for &al in &self.cfg.alphas {
             let ajac: Vec<f64> = (0..p * s)
-                .map(|idx| (0..p).map(|k| self.a[(idx / s) * p + k] * jac[k * s + idx % s]).sum())
+                .map(|idx| {
+                    (0..p)
+                        .map(|k| self.a[(idx / s) * p + k] * jac[k * s + idx % s])
+                        .sum()
+                })
                 .collect();
             for idx in 0..p * s {
                 jac[idx] += -al * ajac[idx] + al * self.b[idx];
@@ -216,7 +257,12 @@ impl BilevelProblem for Quadratic {
         self.cfg.start_from_theta
     }
 
-    fn inner_loss(&self, theta: &ParamList, phi: &ParamList, task: &QuadraticTask) -> Result<Tensor> {
+    fn inner_loss(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &QuadraticTask,
+    ) -> Result<Tensor> {
         let [a, b, _, _, _] = &self.t;
         let (th, ph) = (col(&theta.tensors()[0])?, col(&phi.tensors()[0])?);
         let quad = ph.t()?.matmul(&a.matmul(&ph)?)?.affine(0.5, 0.0)?;
@@ -224,7 +270,12 @@ impl BilevelProblem for Quadratic {
         Ok((quad - lin)?.sum_all()?)
     }
 
-    fn outer_loss(&self, theta: &ParamList, phi: &ParamList, task: &QuadraticTask) -> Result<Tensor> {
+    fn outer_loss(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &QuadraticTask,
+    ) -> Result<Tensor> {
         let [_, _, k, _, _] = &self.t;
         let (th, ph) = (&theta.tensors()[0], &phi.tensors()[0]);
         let fit = (ph - &task.y_t)?.sqr()?.sum_all()?.affine(0.5, 0.0)?;
@@ -240,7 +291,8 @@ impl BilevelProblem for Quadratic {
 
 impl TaskDistribution for Quadratic {
     fn sample_task(&self, rng: &mut dyn RngCore) -> Result<QuadraticTask> {
-        let mut draw = || -> Vec<f64> { (0..self.cfg.p).map(|_| super::normal(&mut *rng)).collect() };
+        let mut draw =
+            || -> Vec<f64> { (0..self.cfg.p).map(|_| super::normal(&mut *rng)).collect() };
         let c = draw();
         let y = draw();
         self.task(c, y)

@@ -3,7 +3,10 @@
 
 use candle_core::{DType, Device};
 use hypergrad::estimators::{Fom, RecomputeExact, StoredExact, Unrolled};
-use hypergrad::problems::{Counterexample, CounterexampleConfig, MlpConfig, MlpData, MlpHypercleaning, Quadratic, QuadraticConfig};
+use hypergrad::problems::{
+    Counterexample, CounterexampleConfig, MlpConfig, MlpData, MlpHypercleaning, Quadratic,
+    QuadraticConfig,
+};
 use hypergrad::{Autodiff, Counted, Estimator, Oracles, ParamList, Result, UnrolledReference};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -18,12 +21,18 @@ pub fn counterexample() -> Result<Counted<Autodiff<Counterexample>>> {
 }
 
 pub fn quadratic(cfg: QuadraticConfig) -> Result<Counted<Autodiff<Quadratic>>> {
-    Ok(Counted::new(Autodiff::new(Quadratic::new(cfg, DType::F64, Device::Cpu)?)?))
+    Ok(Counted::new(Autodiff::new(Quadratic::new(
+        cfg,
+        DType::F64,
+        Device::Cpu,
+    )?)?))
 }
 
 pub fn mlp(cfg: MlpConfig) -> Result<Counted<Autodiff<MlpHypercleaning>>> {
     let (data, _) = MlpData::synthetic(24, 16, 5, 3, 0.5, 7, DType::F64, &Device::Cpu)?;
-    Ok(Counted::new(Autodiff::new(MlpHypercleaning::new(data, cfg)?)?))
+    Ok(Counted::new(Autodiff::new(MlpHypercleaning::new(
+        data, cfg,
+    )?)?))
 }
 
 /// (FOM, stored exact, recompute exact, unrolled) gradients at θ for one task.
@@ -35,8 +44,14 @@ pub fn four_gradients<O: UnrolledReference>(
     let mut r = rng(0);
     Ok([
         Fom.estimate(o, theta, task, &mut r)?.grad.to_vec()?,
-        StoredExact.estimate(o, theta, task, &mut r)?.grad.to_vec()?,
-        RecomputeExact.estimate(o, theta, task, &mut r)?.grad.to_vec()?,
+        StoredExact
+            .estimate(o, theta, task, &mut r)?
+            .grad
+            .to_vec()?,
+        RecomputeExact
+            .estimate(o, theta, task, &mut r)?
+            .grad
+            .to_vec()?,
         Unrolled.estimate(o, theta, task, &mut r)?.grad.to_vec()?,
     ])
 }

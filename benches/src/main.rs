@@ -1,0 +1,67 @@
+//! `ufom`: evaluate hypergradients, the paper's closed forms, data sets and benchmarks.
+
+mod cli;
+mod data_cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Hypergradient estimators for approximate bi-level optimisation: UFOM, FOM, exact.
+#[derive(Parser)]
+#[command(name = "ufom", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate one hypergradient of M^(r) at θ with a chosen estimator.
+    Hypergrad(cli::hypergrad::HypergradArgs),
+    /// Print b2 and A of the Theorem-2 counterexample for a bias level D.
+    Counterexample(cli::theory::CounterexampleArgs),
+    /// Print the optimal q* (eq. 21) and whether eq. 20 holds.
+    Qstar(cli::theory::QstarArgs),
+    /// Inspect, verify or fetch data sets.
+    Data(data_cmd::DataArgs),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print as usual.
+        Err(e) if !e.use_stderr() => e.exit(),
+        // Argument errors: one line on stderr, exit code 2.
+        Err(e) => {
+            let text = e.to_string();
+            let lines: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            eprintln!("{}", lines.join("; "));
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &cli.command {
+        Command::Hypergrad(a) => cli::hypergrad::run(a),
+        Command::Counterexample(a) => cli::theory::counterexample(a),
+        Command::Qstar(a) => cli::theory::qstar(a),
+        Command::Data(a) => data_cmd::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", cli::one_line(&e));
+            if cli::is_usage_error(&e) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
