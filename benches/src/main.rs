@@ -24,6 +24,8 @@ enum Command {
     Qstar(cli::theory::QstarArgs),
     /// Inspect, verify or fetch data sets.
     Data(data_cmd::DataArgs),
+    /// Run benchmark experiments under matched function-call budgets and write reports.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Command::Counterexample(a) => cli::theory::counterexample(a),
         Command::Qstar(a) => cli::theory::qstar(a),
         Command::Data(a) => data_cmd::run(a),
+        Command::Bench(a) => cli::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

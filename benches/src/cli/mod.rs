@@ -1,5 +1,6 @@
 //! Subcommands of the `ufom` binary and their shared argument handling.
 
+pub mod bench;
 pub mod hypergrad;
 pub mod theory;
 

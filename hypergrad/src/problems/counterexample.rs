@@ -189,18 +189,22 @@ impl Counterexample {
         }
     }
 
-    /// d/dθ M^(r)(θ) by the chain rule on the closed forms (no autodiff): the averaged exact
-    /// hypergradient Π_j (1 − α f_i''(φ_{j−1})) f_i'(φ_r).
+    /// (G_FO, G_exact) of task i at θ from the closed forms (no autodiff): with V(θ) = θ and
+    /// b1 = 0, G_FO = f_i'(φ_r) and G_exact = Π_j (1 − α_j f_i''(φ_{j−1})) f_i'(φ_r).
+    pub fn task_gradients_closed_form(&self, i: usize, theta: f64) -> (f64, f64) {
+        let (mut phi, mut jac) = (theta, 1.0);
+        for &al in &self.alphas {
+            jac *= 1.0 - al * self.f_second(i, phi);
+            phi -= al * self.f_prime(i, phi);
+        }
+        let g_fo = self.f_prime(i, phi);
+        (g_fo, jac * g_fo)
+    }
+
+    /// d/dθ M^(r)(θ): the exact hypergradient averaged over the two tasks, from the closed forms.
     pub fn exact_gradient_closed_form(&self, theta: f64) -> f64 {
         (0..2)
-            .map(|i| {
-                let (mut phi, mut jac) = (theta, 1.0);
-                for &al in &self.alphas {
-                    jac *= 1.0 - al * self.f_second(i, phi);
-                    phi -= al * self.f_prime(i, phi);
-                }
-                0.5 * jac * self.f_prime(i, phi)
-            })
+            .map(|i| 0.5 * self.task_gradients_closed_form(i, theta).1)
             .sum()
     }
 

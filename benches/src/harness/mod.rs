@@ -1,0 +1,12 @@
+//! The benchmark harness: experiments → records → store → reporters.
+//!
+//! [`experiments`] (one module per experiment, a registry) produce [`record`] values; the
+//! [`runner`] drives them with resume and progress; [`store`] writes atomically; [`report`]
+//! turns saved records into JSON, Markdown, SVG and dashboard files.
+pub mod env;
+pub mod experiments;
+pub mod perf;
+pub mod record;
+pub mod report;
+pub mod runner;
+pub mod store;

@@ -1,0 +1,560 @@
+//! Summary of the criterion performance benches (`cargo bench -p ufom-bench --bench perf`) into
+//! `reports/perf.json`.
+//!
+//! The bench times the oracles (one inner gradient vs one HVP on the hypercleaning MLP, the
+//! C2/C1 cost ratio of the paper's §4.4) and every estimator as the inner horizon r grows.
+//! Criterion writes one `estimates.json` per benchmark under
+//! `<criterion_dir>/<group>/<function>[/<parameter>]/new/`; [`summarise`] reads the mean (point
+//! estimate and confidence interval, in ns) of each, and joins the estimator timings with the
+//! memory and call counts the bench measured outside its timing loops ([`MemoryRow`]).
+//!
+//! Nothing here asserts on timings: these are benchmarks, not timed tests.
+
+use super::store::read_json;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Version of the `reports/perf.json` schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Criterion's `estimates.json` (the parts read here). Times are in nanoseconds per iteration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CriterionEstimates {
+    /// Mean time per iteration.
+    pub mean: CriterionEstimate,
+    /// Median time per iteration.
+    pub median: CriterionEstimate,
+    /// Standard deviation of the per-sample mean times.
+    pub std_dev: CriterionEstimate,
+}
+
+/// One statistic of criterion's `estimates.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CriterionEstimate {
+    /// Bootstrap confidence interval.
+    pub confidence_interval: CriterionInterval,
+    /// Point estimate (ns).
+    pub point_estimate: f64,
+    /// Bootstrap standard error (ns).
+    pub standard_error: f64,
+}
+
+/// A confidence interval of criterion's `estimates.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CriterionInterval {
+    /// e.g. 0.95.
+    pub confidence_level: f64,
+    /// Lower bound (ns).
+    pub lower_bound: f64,
+    /// Upper bound (ns).
+    pub upper_bound: f64,
+}
+
+/// Where criterion keeps the latest estimates of `group/function[/parameter]`.
+pub fn estimates_path(
+    criterion_dir: &Path,
+    group: &str,
+    function: &str,
+    parameter: Option<&str>,
+) -> PathBuf {
+    let mut p = criterion_dir.join(group).join(function);
+    if let Some(param) = parameter {
+        p = p.join(param);
+    }
+    p.join("new").join("estimates.json")
+}
+
+/// Time per iteration of one benchmark, in seconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Mean time per iteration.
+    pub mean_s: f64,
+    /// Lower bound of the mean's confidence interval.
+    pub mean_ci_lower_s: f64,
+    /// Upper bound of the mean's confidence interval.
+    pub mean_ci_upper_s: f64,
+    /// Level of that interval (criterion's default 0.95).
+    pub confidence_level: f64,
+    /// Median time per iteration.
+    pub median_s: f64,
+    /// Standard deviation of the per-sample mean times.
+    pub std_dev_s: f64,
+}
+
+impl Timing {
+    /// From criterion's estimates (ns → s).
+    pub fn from_estimates(e: &CriterionEstimates) -> Self {
+        const NS: f64 = 1e-9;
+        Self {
+            mean_s: e.mean.point_estimate * NS,
+            mean_ci_lower_s: e.mean.confidence_interval.lower_bound * NS,
+            mean_ci_upper_s: e.mean.confidence_interval.upper_bound * NS,
+            confidence_level: e.mean.confidence_interval.confidence_level,
+            median_s: e.median.point_estimate * NS,
+            std_dev_s: e.std_dev.point_estimate * NS,
+        }
+    }
+}
+
+/// Reads the timing of one benchmark; with `fresh_since`, refuses estimates older than it
+/// (left over from an earlier run, e.g. when a filter skipped the benchmark this time).
+pub fn read_timing(
+    criterion_dir: &Path,
+    group: &str,
+    function: &str,
+    parameter: Option<&str>,
+    fresh_since: Option<SystemTime>,
+) -> Result<Timing> {
+    let path = estimates_path(criterion_dir, group, function, parameter);
+    if !path.is_file() {
+        bail!("no criterion estimates at {} (benchmark not run?)", path.display());
+    }
+    if let Some(since) = fresh_since {
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("reading the time of {}", path.display()))?;
+        if modified < since {
+            bail!(
+                "criterion estimates at {} predate this run (benchmark skipped?)",
+                path.display()
+            );
+        }
+    }
+    let est: CriterionEstimates = read_json(&path)?;
+    let t = Timing::from_estimates(&est);
+    if !(t.mean_s.is_finite() && t.mean_s > 0.0) {
+        bail!("non-positive mean time {} s in {}", t.mean_s, path.display());
+    }
+    Ok(t)
+}
+
+/// Sizes of one MLP hypercleaning problem.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MlpSize {
+    /// Training examples (= dim θ).
+    pub n_train: usize,
+    /// Validation examples.
+    pub n_val: usize,
+    /// Inputs.
+    pub dim: usize,
+    /// Hidden units.
+    pub hidden: usize,
+    /// Classes.
+    pub classes: usize,
+    /// Parameters of φ (W1, b1, W2, b2).
+    pub phi_params: usize,
+    /// Element type.
+    pub dtype: String,
+}
+
+/// Inner-state memory and oracle calls of one estimator at one r, measured once outside the
+/// timing loop, plus the mean calls over all the estimates the timing loop made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRow {
+    /// Estimator id (the criterion function id).
+    pub estimator: String,
+    /// Inner steps.
+    pub r: usize,
+    /// Gradient calls of the measured estimate.
+    pub grad_calls: u64,
+    /// HVP calls of the measured estimate.
+    pub hvp_calls: u64,
+    /// Mean gradient + HVP calls per estimate over the timed iterations (for UFOM this averages
+    /// over the draws of ξ); `None` if not timed.
+    pub mean_calls: Option<f64>,
+    /// Estimates the timed iterations made (warm-up included).
+    pub timed_estimates: u64,
+    /// Inner states held at once, at peak (`Estimate::peak_states`; for randomised estimators
+    /// the maximum over the measured draws).
+    pub peak_states: usize,
+    /// Bytes of those states (`Estimate::peak_state_bytes`).
+    pub peak_state_bytes: usize,
+}
+
+/// What the bench tells the summariser besides the criterion directory.
+#[derive(Clone, Debug)]
+pub struct PerfMeta {
+    /// `git rev-parse HEAD`, if available.
+    pub git_commit: Option<String>,
+    /// Available parallelism.
+    pub threads: usize,
+    /// OS and architecture.
+    pub platform: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+    /// Criterion group of the oracle benches.
+    pub oracle_group: String,
+    /// Function id of the inner-gradient bench in that group.
+    pub gradient_id: String,
+    /// Function id of the HVP bench in that group.
+    pub hvp_id: String,
+    /// Problem the oracles were timed on.
+    pub oracle_problem: MlpSize,
+    /// Criterion group of the estimator benches (function = estimator, parameter = r).
+    pub estimator_group: String,
+    /// Problem the estimators were timed on.
+    pub estimator_problem: MlpSize,
+    /// Benchmark settings in words (sample size, warm-up, measurement time).
+    pub settings: String,
+    /// Combinations skipped, and why.
+    pub skipped: Vec<String>,
+    /// Other remarks.
+    pub notes: Vec<String>,
+    /// Refuse estimates written before this time (stale results from an earlier run).
+    pub fresh_since: Option<SystemTime>,
+}
+
+/// Environment of the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerfEnvironment {
+    /// `git rev-parse HEAD`, if available.
+    pub git_commit: Option<String>,
+    /// Available parallelism.
+    pub threads: usize,
+    /// OS and architecture.
+    pub platform: String,
+    /// `cpu` or `cuda:N`.
+    pub device: String,
+}
+
+/// One inner gradient vs one HVP.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OracleReport {
+    /// The problem.
+    pub problem: MlpSize,
+    /// One ∂L_in/∂φ (a gradient call, C1).
+    pub gradient: Timing,
+    /// One [(∂²L_in/∂θ∂φ)ᵀv, (∂²L_in/∂φ²)ᵀv] (an HVP call, C2).
+    pub hvp: Timing,
+    /// C2/C1 = mean HVP time / mean gradient time.
+    pub hvp_over_gradient: f64,
+    /// A conservative range of that ratio from the two confidence intervals.
+    pub hvp_over_gradient_range: [f64; 2],
+}
+
+/// Time, calls and memory of one estimator at one r.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EstimatorRow {
+    /// Estimator id.
+    pub estimator: String,
+    /// Inner steps.
+    pub r: usize,
+    /// Time per estimate.
+    pub time: Timing,
+    /// Gradient calls of one (measured) estimate.
+    pub grad_calls: u64,
+    /// HVP calls of one (measured) estimate.
+    pub hvp_calls: u64,
+    /// Mean gradient + HVP calls per timed estimate.
+    pub mean_calls: f64,
+    /// Mean time / mean calls.
+    pub seconds_per_call: f64,
+    /// Inner states held at peak.
+    pub peak_states: usize,
+    /// Bytes of those states.
+    pub peak_state_bytes: usize,
+}
+
+/// How an estimator's cost grows with r: least-squares slopes on log–log axes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scaling {
+    /// Estimator id.
+    pub estimator: String,
+    /// The r values fitted.
+    pub rs: Vec<usize>,
+    /// d log(time) / d log(r): ≈ 1 linear, ≈ 2 quadratic (fixed costs pull it below).
+    pub time_exponent: Option<f64>,
+    /// d log(mean calls) / d log(r).
+    pub calls_exponent: Option<f64>,
+    /// d log(peak bytes) / d log(r): ≈ 0 constant memory, ≈ 1 linear.
+    pub peak_bytes_exponent: Option<f64>,
+}
+
+/// `reports/perf.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerfReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The command that produced it.
+    pub command: String,
+    /// Where it ran.
+    pub environment: PerfEnvironment,
+    /// Benchmark settings.
+    pub settings: String,
+    /// Gradient vs HVP.
+    pub oracle: OracleReport,
+    /// Problem the estimators were timed on.
+    pub estimator_problem: MlpSize,
+    /// Per (estimator, r), in the order measured.
+    pub estimators: Vec<EstimatorRow>,
+    /// Per estimator, growth in r.
+    pub scaling: Vec<Scaling>,
+    /// Combinations skipped, and why.
+    pub skipped: Vec<String>,
+    /// Remarks.
+    pub notes: Vec<String>,
+}
+
+/// The command that produces `reports/perf.json`.
+pub const PERF_COMMAND: &str = "cargo bench -p ufom-bench --bench perf";
+
+/// Builds the report from criterion's directory and the bench's memory rows. Fails if any
+/// benchmark's estimates are missing or stale, so a partial run never yields a report.
+pub fn summarise(criterion_dir: &Path, memory: &[MemoryRow], meta: &PerfMeta) -> Result<PerfReport> {
+    let since = meta.fresh_since;
+    let gradient = read_timing(criterion_dir, &meta.oracle_group, &meta.gradient_id, None, since)?;
+    let hvp = read_timing(criterion_dir, &meta.oracle_group, &meta.hvp_id, None, since)?;
+    let oracle = OracleReport {
+        problem: meta.oracle_problem.clone(),
+        hvp_over_gradient: hvp.mean_s / gradient.mean_s,
+        hvp_over_gradient_range: [
+            hvp.mean_ci_lower_s / gradient.mean_ci_upper_s,
+            hvp.mean_ci_upper_s / gradient.mean_ci_lower_s,
+        ],
+        gradient,
+        hvp,
+    };
+
+    let mut estimators = Vec::with_capacity(memory.len());
+    for m in memory {
+        let param = m.r.to_string();
+        let time = read_timing(
+            criterion_dir,
+            &meta.estimator_group,
+            &m.estimator,
+            Some(&param),
+            since,
+        )?;
+        let mean_calls = m
+            .mean_calls
+            .unwrap_or((m.grad_calls + m.hvp_calls) as f64);
+        estimators.push(EstimatorRow {
+            estimator: m.estimator.clone(),
+            r: m.r,
+            seconds_per_call: if mean_calls > 0.0 {
+                time.mean_s / mean_calls
+            } else {
+                f64::NAN
+            },
+            time,
+            grad_calls: m.grad_calls,
+            hvp_calls: m.hvp_calls,
+            mean_calls,
+            peak_states: m.peak_states,
+            peak_state_bytes: m.peak_state_bytes,
+        });
+    }
+    let scaling = scaling(&estimators);
+
+    Ok(PerfReport {
+        schema_version: SCHEMA_VERSION,
+        command: PERF_COMMAND.to_string(),
+        environment: PerfEnvironment {
+            git_commit: meta.git_commit.clone(),
+            threads: meta.threads,
+            platform: meta.platform.clone(),
+            device: meta.device.clone(),
+        },
+        settings: meta.settings.clone(),
+        oracle,
+        estimator_problem: meta.estimator_problem.clone(),
+        estimators,
+        scaling,
+        skipped: meta.skipped.clone(),
+        notes: meta.notes.clone(),
+    })
+}
+
+/// Log–log slopes per estimator, in order of first appearance.
+fn scaling(rows: &[EstimatorRow]) -> Vec<Scaling> {
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if !names.contains(&r.estimator.as_str()) {
+            names.push(&r.estimator);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let mine: Vec<&EstimatorRow> = rows.iter().filter(|r| r.estimator == name).collect();
+            let xs: Vec<f64> = mine.iter().map(|r| r.r as f64).collect();
+            let slope_of = |f: &dyn Fn(&EstimatorRow) -> f64| {
+                log_log_slope(&xs, &mine.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            Scaling {
+                estimator: name.to_string(),
+                rs: mine.iter().map(|r| r.r).collect(),
+                time_exponent: slope_of(&|r| r.time.mean_s),
+                calls_exponent: slope_of(&|r| r.mean_calls),
+                peak_bytes_exponent: slope_of(&|r| r.peak_state_bytes as f64),
+            }
+        })
+        .collect()
+}
+
+/// Least-squares slope of log y on log x; `None` with fewer than two distinct positive points.
+pub fn log_log_slope(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = xs
+        .iter()
+        .zip(ys)
+        .filter(|(x, y)| **x > 0.0 && **y > 0.0 && x.is_finite() && y.is_finite())
+        .map(|(x, y)| (x.ln(), y.ln()))
+        .collect();
+    if pts.len() < 2 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::store::write_json;
+
+    fn estimates(mean_ns: f64) -> serde_json::Value {
+        let est = |v: f64| {
+            serde_json::json!({
+                "confidence_interval": {
+                    "confidence_level": 0.95,
+                    "lower_bound": v * 0.9,
+                    "upper_bound": v * 1.1
+                },
+                "point_estimate": v,
+                "standard_error": v * 0.05
+            })
+        };
+        // The full shape criterion writes, including fields the summariser ignores.
+        serde_json::json!({
+            "mean": est(mean_ns),
+            "median": est(mean_ns),
+            "median_abs_dev": est(mean_ns * 0.1),
+            "slope": null,
+            "std_dev": est(mean_ns * 0.2)
+        })
+    }
+
+    fn size() -> MlpSize {
+        MlpSize {
+            n_train: 4,
+            n_val: 2,
+            dim: 3,
+            hidden: 2,
+            classes: 2,
+            phi_params: 3 * 2 + 2 + 2 * 2 + 2,
+            dtype: "f32".into(),
+        }
+    }
+
+    fn meta() -> PerfMeta {
+        PerfMeta {
+            git_commit: None,
+            threads: 2,
+            platform: "test".into(),
+            device: "cpu".into(),
+            oracle_group: "oracle".into(),
+            gradient_id: "gradient".into(),
+            hvp_id: "hvp".into(),
+            oracle_problem: size(),
+            estimator_group: "estimator".into(),
+            estimator_problem: size(),
+            settings: "fake".into(),
+            skipped: vec![],
+            notes: vec![],
+            fresh_since: None,
+        }
+    }
+
+    fn row(estimator: &str, r: usize, calls: u64, bytes: usize) -> MemoryRow {
+        MemoryRow {
+            estimator: estimator.into(),
+            r,
+            grad_calls: calls,
+            hvp_calls: 0,
+            mean_calls: None,
+            timed_estimates: 0,
+            peak_states: bytes / 8,
+            peak_state_bytes: bytes,
+        }
+    }
+
+    fn fake_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_json(&estimates_path(d, "oracle", "gradient", None), &estimates(2e6)).unwrap();
+        write_json(&estimates_path(d, "oracle", "hvp", None), &estimates(5e6)).unwrap();
+        for r in [10usize, 100] {
+            let p = r.to_string();
+            // linear: 1 µs × r; quadratic: 1 µs × r²
+            let lin = estimates_path(d, "estimator", "lin", Some(&p));
+            write_json(&lin, &estimates(1e3 * r as f64)).unwrap();
+            let quad = estimates_path(d, "estimator", "quad", Some(&p));
+            write_json(&quad, &estimates(1e3 * (r * r) as f64)).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn summarises_a_fake_criterion_directory() {
+        let dir = fake_dir();
+        let memory = vec![
+            row("lin", 10, 10, 80),
+            row("lin", 100, 100, 800),
+            row("quad", 10, 100, 8),
+            row("quad", 100, 10_000, 8),
+        ];
+        let rep = summarise(dir.path(), &memory, &meta()).unwrap();
+        assert_eq!(rep.schema_version, SCHEMA_VERSION);
+        assert!((rep.oracle.gradient.mean_s - 2e-3).abs() < 1e-12);
+        assert!((rep.oracle.hvp_over_gradient - 2.5).abs() < 1e-12);
+        let [lo, hi] = rep.oracle.hvp_over_gradient_range;
+        assert!(lo < 2.5 && 2.5 < hi);
+        assert_eq!(rep.estimators.len(), 4);
+        let q100 = &rep.estimators[3];
+        assert_eq!((q100.estimator.as_str(), q100.r), ("quad", 100));
+        assert!((q100.time.mean_s - 1e-2).abs() < 1e-12);
+        assert!((q100.seconds_per_call - 1e-6).abs() < 1e-15);
+        assert!((q100.time.mean_ci_upper_s - 1.1e-2).abs() < 1e-12);
+        let s: Vec<_> = rep.scaling.iter().map(|s| s.estimator.as_str()).collect();
+        assert_eq!(s, ["lin", "quad"]);
+        assert!((rep.scaling[0].time_exponent.unwrap() - 1.0).abs() < 1e-9);
+        assert!((rep.scaling[1].time_exponent.unwrap() - 2.0).abs() < 1e-9);
+        assert!((rep.scaling[0].peak_bytes_exponent.unwrap() - 1.0).abs() < 1e-9);
+        assert!(rep.scaling[1].peak_bytes_exponent.unwrap().abs() < 1e-9);
+        // Round-trips through JSON.
+        let text = serde_json::to_string(&rep).unwrap();
+        let back: PerfReport = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, rep);
+    }
+
+    #[test]
+    fn missing_estimates_fail() {
+        let dir = fake_dir();
+        let memory = vec![row("lin", 10, 10, 80), row("lin", 20, 20, 160)];
+        let err = summarise(dir.path(), &memory, &meta()).unwrap_err();
+        assert!(format!("{err:#}").contains("no criterion estimates"), "{err:#}");
+    }
+
+    #[test]
+    fn stale_estimates_fail() {
+        let dir = fake_dir();
+        let mut m = meta();
+        m.fresh_since = Some(SystemTime::now() + std::time::Duration::from_secs(3600));
+        let err = summarise(dir.path(), &[], &m).unwrap_err();
+        assert!(format!("{err:#}").contains("predate"), "{err:#}");
+    }
+
+    #[test]
+    fn slope_needs_two_points() {
+        assert_eq!(log_log_slope(&[1.0], &[1.0]), None);
+        assert_eq!(log_log_slope(&[1.0, 2.0], &[0.0, 0.0]), None);
+        let s = log_log_slope(&[1.0, 2.0, 4.0], &[3.0, 6.0, 12.0]).unwrap();
+        assert!((s - 1.0).abs() < 1e-12);
+    }
+}

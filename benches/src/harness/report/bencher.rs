@@ -1,0 +1,90 @@
+//! `bencher.json`: every method of every experiment in Bencher Metric Format (BMF),
+//! `{ "<experiment>/<method>": { "<measure>": { "value", "lower_value", "upper_value" } } }`,
+//! for `bencher run --adapter json --file bencher.json`.
+//!
+//! Measures: one per summary metric (value = mean, bounds = mean ∓ std), `function_calls`
+//! (calls per run over seeds) and `seconds_per_call`. Only finite numbers are written; a
+//! measure whose mean is not finite is left out, and so is a bound that is not finite.
+
+use super::super::record::{ExperimentReport, Stat};
+use super::super::store::write_json;
+use super::Reporter;
+use anyhow::Result;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// File name the [`BencherReporter`] writes under the output folder.
+pub const BENCHER_FILE: &str = "bencher.json";
+
+/// Writes `bencher.json` for all reports together.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BencherReporter;
+
+impl Reporter for BencherReporter {
+    fn name(&self) -> &'static str {
+        "bencher"
+    }
+
+    fn write(&self, reports: &[ExperimentReport], out_dir: &Path) -> Result<Vec<PathBuf>> {
+        let path = out_dir.join(BENCHER_FILE);
+        write_json(&path, &bencher_metrics(reports))?;
+        Ok(vec![path])
+    }
+}
+
+/// The BMF document of `reports` (what [`BencherReporter`] writes). Keys are sorted, so the
+/// output is deterministic; a later report with the same `<experiment>/<method>` replaces an
+/// earlier one.
+pub fn bencher_metrics(reports: &[ExperimentReport]) -> Value {
+    let mut benchmarks: BTreeMap<String, Value> = BTreeMap::new();
+    for report in reports {
+        for method in &report.methods {
+            let mut measures: BTreeMap<String, Value> = BTreeMap::new();
+            for (metric, stat) in &method.summary {
+                if let Some(m) = metric_of(stat.mean, Some(stat.std)) {
+                    measures.insert(metric.clone(), m);
+                }
+            }
+            let calls: Vec<f64> = method.runs.iter().map(|r| r.calls.total as f64).collect();
+            if let Some(s) = Stat::of(&calls) {
+                if let Some(m) = metric_of(s.mean, Some(s.std)) {
+                    measures.insert("function_calls".into(), m);
+                }
+            }
+            let per_call: Vec<f64> = method.runs.iter().map(|r| r.seconds_per_call).collect();
+            let spread = Stat::of(&per_call).map(|s| s.std);
+            let value = if method.seconds_per_call.is_finite() {
+                Some(method.seconds_per_call)
+            } else {
+                Stat::of(&per_call).map(|s| s.mean)
+            };
+            if let Some(m) = value.and_then(|v| metric_of(v, spread)) {
+                measures.insert("seconds_per_call".into(), m);
+            }
+            if measures.is_empty() {
+                continue;
+            }
+            let name = format!("{}/{}", report.experiment, method.method);
+            benchmarks.insert(name, Value::Object(measures.into_iter().collect()));
+        }
+    }
+    Value::Object(benchmarks.into_iter().collect())
+}
+
+/// `{ "value": mean, "lower_value": mean − std, "upper_value": mean + std }`, finite parts only.
+fn metric_of(mean: f64, std: Option<f64>) -> Option<Value> {
+    if !mean.is_finite() {
+        return None;
+    }
+    let mut m = Map::new();
+    m.insert("value".into(), Value::from(mean));
+    if let Some(std) = std.filter(|s| s.is_finite()).map(f64::abs) {
+        let (lo, hi) = (mean - std, mean + std);
+        if lo.is_finite() && hi.is_finite() {
+            m.insert("lower_value".into(), Value::from(lo));
+            m.insert("upper_value".into(), Value::from(hi));
+        }
+    }
+    Some(Value::Object(m))
+}

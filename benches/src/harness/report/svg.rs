@@ -1,0 +1,268 @@
+//! `<experiment>_<figure>.svg`: one plot per [`Figure`], drawn with plotters' SVG backend.
+//!
+//! Any record content is drawn without panicking: points with a NaN or infinite coordinate,
+//! or a non-positive one on a logarithmic axis, are skipped (a line breaks there); series of
+//! different lengths are cut to the shorter; empty figures get an empty frame; a range of one
+//! value is widened. An error band (`y_err`) is a shaded area of y ± err.
+
+use super::super::record::{ExperimentReport, Figure};
+use super::super::store::write_atomic;
+use super::{figure_file_name, fmt_num, Reporter};
+use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Largest magnitude drawn; beyond it a value counts as infinite (keeps ranges finite).
+const MAX_ABS: f64 = 1e300;
+
+/// Line colours, cycled (colour-blind-friendly Okabe–Ito palette).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+    RGBColor(0, 0, 0),
+];
+
+/// Writes one SVG per figure of each report.
+#[derive(Clone, Copy, Debug)]
+pub struct SvgReporter {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Default for SvgReporter {
+    fn default() -> Self {
+        Self { width: 800, height: 500 }
+    }
+}
+
+impl Reporter for SvgReporter {
+    fn name(&self) -> &'static str {
+        "svg"
+    }
+
+    fn write(&self, reports: &[ExperimentReport], out_dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
+        for report in reports {
+            for fig in &report.figures {
+                let path = out_dir.join(figure_file_name(&report.experiment, &fig.id));
+                let svg = render_figure(fig, self.width, self.height)
+                    .map_err(|e| e.context(format!("drawing figure {:?} of {}", fig.id, report.experiment)))?;
+                write_atomic(&path, svg.as_bytes())?;
+                paths.push(path);
+            }
+        }
+        Ok(paths)
+    }
+}
+
+/// A series cleaned for drawing.
+struct Prepared {
+    label: String,
+    color: RGBColor,
+    /// Runs of consecutive drawable points.
+    segments: Vec<Vec<(f64, f64)>>,
+    /// Runs of consecutive points with a usable error: (x, y − err or None if not drawable, y + err).
+    bands: Vec<Vec<(f64, Option<f64>, f64)>>,
+}
+
+fn usable(v: f64, log: bool) -> bool {
+    v.is_finite() && v.abs() <= MAX_ABS && (!log || v >= 1.0 / MAX_ABS)
+}
+
+fn prepare(fig: &Figure) -> Vec<Prepared> {
+    fig.series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let n = s.x.len().min(s.y.len());
+            let mut segments = vec![Vec::new()];
+            let mut bands = vec![Vec::new()];
+            for k in 0..n {
+                let (x, y) = (s.x[k], s.y[k]);
+                if !(usable(x, fig.log_x) && usable(y, fig.log_y)) {
+                    segments.push(Vec::new());
+                    bands.push(Vec::new());
+                    continue;
+                }
+                segments.last_mut().expect("never empty").push((x, y));
+                let err = s.y_err.as_ref().and_then(|e| e.get(k)).copied();
+                match err.map(f64::abs).filter(|e| e.is_finite()) {
+                    Some(e) if usable(y + e, fig.log_y) => {
+                        let lo = Some(y - e).filter(|&lo| usable(lo, fig.log_y));
+                        bands.last_mut().expect("never empty").push((x, lo, y + e));
+                    }
+                    _ => bands.push(Vec::new()),
+                }
+            }
+            segments.retain(|s| !s.is_empty());
+            bands.retain(|b| b.len() >= 2);
+            Prepared { label: s.label.clone(), color: COLORS[i % COLORS.len()], segments, bands }
+        })
+        .collect()
+}
+
+/// Min and max of the values, if any.
+fn extent(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// A drawable axis range around `extent`, with a margin; never empty.
+fn axis_range(extent: Option<(f64, f64)>, log: bool) -> (f64, f64) {
+    match (extent, log) {
+        (None, false) => (0.0, 1.0),
+        (None, true) => (1.0, 10.0),
+        (Some((lo, hi)), false) => {
+            let span = hi - lo;
+            if span <= 1e-12 * lo.abs().max(hi.abs()) || span <= f64::MIN_POSITIVE {
+                let d = if lo == 0.0 { 1.0 } else { lo.abs() * 0.1 };
+                (lo - d, hi + d)
+            } else {
+                (lo - 0.05 * span, hi + 0.05 * span)
+            }
+        }
+        (Some((lo, hi)), true) => {
+            let ratio = hi / lo;
+            if !(ratio > 1.0 + 1e-9) {
+                (lo / 2.0, hi * 2.0)
+            } else {
+                let pad = ratio.powf(0.05);
+                (lo / pad, hi * pad)
+            }
+        }
+    }
+}
+
+/// The SVG text of one figure.
+pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
+    let prepared = prepare(fig);
+    let xs = extent(prepared.iter().flat_map(|p| p.segments.iter().flatten().map(|&(x, _)| x)));
+    let ys = extent(prepared.iter().flat_map(|p| {
+        p.segments.iter().flatten().map(|&(_, y)| y).chain(
+            p.bands
+                .iter()
+                .flatten()
+                .flat_map(|&(_, lo, hi)| lo.into_iter().chain(std::iter::once(hi))),
+        )
+    }));
+    let (x0, x1) = axis_range(xs, fig.log_x);
+    let (y0, y1) = axis_range(ys, fig.log_y);
+
+    let mut buf = String::new();
+    {
+        let root = SVGBackend::with_string(&mut buf, (width.max(64), height.max(64))).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        match (fig.log_x, fig.log_y) {
+            (false, false) => draw(&root, fig, &prepared, x0..x1, y0..y1, y0)?,
+            (true, false) => draw(&root, fig, &prepared, (x0..x1).log_scale(), y0..y1, y0)?,
+            (false, true) => draw(&root, fig, &prepared, x0..x1, (y0..y1).log_scale(), y0)?,
+            (true, true) => draw(&root, fig, &prepared, (x0..x1).log_scale(), (y0..y1).log_scale(), y0)?,
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(buf)
+}
+
+fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("plotting: {e}")
+}
+
+fn draw<'a, X, Y>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    fig: &Figure,
+    prepared: &[Prepared],
+    x_spec: X,
+    y_spec: Y,
+    y_floor: f64,
+) -> Result<()>
+where
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let mut chart = ChartBuilder::on(root)
+        .caption(&fig.title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x_spec, y_spec)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(fig.x_label.as_str())
+        .y_desc(fig.y_label.as_str())
+        .x_label_formatter(&|v: &f64| fmt_num(*v))
+        .y_label_formatter(&|v: &f64| fmt_num(*v))
+        .draw()
+        .map_err(plot_err)?;
+
+    // Bands first, so every line is drawn over every band.
+    for p in prepared {
+        for band in &p.bands {
+            let upper = band.iter().map(|&(x, _, hi)| (x, hi));
+            let lower = band.iter().rev().map(|&(x, lo, _)| (x, lo.unwrap_or(y_floor)));
+            let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
+            chart
+                .draw_series(std::iter::once(Polygon::new(outline, p.color.mix(0.2).filled())))
+                .map_err(plot_err)?;
+        }
+    }
+
+    let mut legend = false;
+    for p in prepared {
+        let color = p.color;
+        if fig.scatter {
+            let points = p.segments.iter().flatten().map(|&pt| Circle::new(pt, 3, color.filled()));
+            chart.draw_series(points).map_err(plot_err)?;
+        } else {
+            for seg in &p.segments {
+                if seg.len() == 1 {
+                    chart
+                        .draw_series(std::iter::once(Circle::new(seg[0], 3, color.filled())))
+                        .map_err(plot_err)?;
+                } else {
+                    chart
+                        .draw_series(LineSeries::new(seg.iter().copied(), color.stroke_width(2)))
+                        .map_err(plot_err)?;
+                }
+            }
+        }
+        if !p.label.is_empty() {
+            legend = true;
+            let scatter = fig.scatter;
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), u32>>())
+                .map_err(plot_err)?
+                .label(p.label.as_str())
+                .legend(move |(x, y)| -> DynElement<'static, SVGBackend<'a>, (i32, i32)> {
+                    if scatter {
+                        Circle::new((x + 10, y), 3, color.filled()).into_dyn()
+                    } else {
+                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)).into_dyn()
+                    }
+                });
+        }
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .draw()
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}

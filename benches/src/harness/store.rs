@@ -1,0 +1,79 @@
+//! Persistence: every file is written atomically (temp file in the same directory, then
+//! rename), so an interrupted run never leaves a half-written report; finished (method, seed)
+//! cells are kept under `<out>/cells/<experiment>/` so `--resume` can skip them.
+
+use super::record::RunRecord;
+use anyhow::{Context, Result};
+use serde::{de::DeserializeOwned, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically, creating parent directories.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    drop(f);
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// Writes `value` as pretty JSON (with a final newline) atomically.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Reads JSON from `path`, naming the file in any error.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// The finished-cell store of one experiment.
+pub struct CellStore {
+    dir: PathBuf,
+}
+
+impl CellStore {
+    /// Cells of `experiment` at `scale` under `out`.
+    pub fn new(out: &Path, experiment: &str, scale: &str) -> Self {
+        Self { dir: out.join("cells").join(experiment).join(scale) }
+    }
+
+    fn path(&self, method: &str, seed: u64) -> PathBuf {
+        let safe: String = method
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .collect();
+        self.dir.join(format!("{safe}__seed{seed}.json"))
+    }
+
+    /// A finished cell, if one was saved (a damaged file is reported, then ignored).
+    pub fn load(&self, method: &str, seed: u64) -> Option<RunRecord> {
+        let path = self.path(method, seed);
+        if !path.exists() {
+            return None;
+        }
+        match read_json(&path) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::warn!("ignoring unreadable cell {}: {e:#}", path.display());
+                None
+            }
+        }
+    }
+
+    /// Saves a finished cell.
+    pub fn save(&self, record: &RunRecord) -> Result<()> {
+        write_json(&self.path(&record.method, record.seed), record)
+    }
+}

@@ -1,0 +1,2 @@
+//! The benchmark harness behind the `ufom` binary.
+pub mod harness;

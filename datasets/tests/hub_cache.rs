@@ -1,0 +1,57 @@
+//! Resolution through the Hugging Face Hub cache, and `fetch` failing cleanly when offline.
+//! One test in this binary: it sets process environment variables.
+
+mod common;
+
+use common::*;
+use ufom_datasets::{fetch, locate, Cifar100, DataError, Dataset, DatasetFiles, Origin};
+
+#[test]
+fn hub_cache_is_searched_last_and_fetch_fails_cleanly_offline() {
+    let home = tempfile::tempdir().unwrap();
+    std::env::set_var("HF_HOME", home.path());
+    std::env::remove_var("UFOM_DATA_DIR");
+    // Fake snapshot of uoft-cs/cifar100 in the hf-hub cache layout.
+    let repo = home.path().join("hub/datasets--uoft-cs--cifar100");
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "abc123").unwrap();
+    let snap = repo.join("snapshots/abc123/cifar100");
+    std::fs::create_dir_all(&snap).unwrap();
+    let rows = |n: usize| -> Vec<(Vec<u8>, Vec<i64>)> {
+        (0..n)
+            .map(|i| (png_rgb(32, 32, bytes(3072, i as u32)), vec![i as i64, 0]))
+            .collect()
+    };
+    let cols = ["fine_label", "coarse_label"];
+    write_image_parquet(
+        &snap.join("train-00000-of-00001.parquet"),
+        "img",
+        &cols,
+        &rows(4),
+    );
+    write_image_parquet(
+        &snap.join("test-00000-of-00001.parquet"),
+        "img",
+        &cols,
+        &rows(2),
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let loc = locate(Dataset::Cifar100, Some(empty.path())).unwrap();
+    assert_eq!(loc.origin, Origin::HubCache(home.path().join("hub")));
+    assert!(matches!(loc.files, DatasetFiles::Parquet { .. }));
+    let c = Cifar100::from_located(loc).unwrap();
+    assert_eq!((c.train.len(), c.test.len()), (4, 2));
+
+    // Missing everywhere: the message lists the Hub cache too.
+    let err = locate(Dataset::Mnist, Some(empty.path())).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("datasets--ylecun--mnist"), "{msg}");
+    assert!(msg.contains("ufom data fetch mnist"), "{msg}");
+
+    // Offline fetch: an endpoint nothing listens on gives a named error, not a panic.
+    std::env::set_var("HF_ENDPOINT", "http://127.0.0.1:9");
+    let err = fetch(Dataset::Mnist).unwrap_err();
+    assert!(matches!(err, DataError::Fetch { .. }), "{err}");
+    assert!(err.to_string().contains("ylecun/mnist"), "{err}");
+}
