@@ -17,7 +17,19 @@ fmt:
 verify:
     cargo test -p verify
 
-# Benchmarks: for now one hypergradient per estimator on the counterexample.
-bench:
-    for e in fom exact recompute unrolled adaptive; do cargo run --release -q -p ufom-bench -- hypergrad --problem counterexample --theta 3 --estimator $e; done
-    cargo run --release -q -p ufom-bench -- hypergrad --problem counterexample --theta 3 --estimator ufom --q 0.1
+# Regenerate the reports in reports/ at default scale (2-core CPU, < 20 minutes): every
+# experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir).
+bench *ARGS:
+    cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
+
+# The whole suite in under a minute (what CI's smoke test runs), into reports/smoke.
+bench-smoke *ARGS:
+    cargo run --release -p ufom-bench -- bench --scale smoke --out reports/smoke {{ARGS}}
+
+# The paper's sizes (meant for a GPU: add `--device cuda` and build with --features cuda).
+bench-paper *ARGS:
+    cargo run --release -p ufom-bench -- bench --scale paper --out reports/paper {{ARGS}}
+
+# Criterion performance benches (gradient vs HVP, estimators over r); writes reports/perf.json.
+perf:
+    cargo bench -p ufom-bench --bench perf

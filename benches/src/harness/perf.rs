@@ -109,7 +109,10 @@ pub fn read_timing(
 ) -> Result<Timing> {
     let path = estimates_path(criterion_dir, group, function, parameter);
     if !path.is_file() {
-        bail!("no criterion estimates at {} (benchmark not run?)", path.display());
+        bail!(
+            "no criterion estimates at {} (benchmark not run?)",
+            path.display()
+        );
     }
     if let Some(since) = fresh_since {
         let modified = std::fs::metadata(&path)
@@ -125,7 +128,11 @@ pub fn read_timing(
     let est: CriterionEstimates = read_json(&path)?;
     let t = Timing::from_estimates(&est);
     if !(t.mean_s.is_finite() && t.mean_s > 0.0) {
-        bail!("non-positive mean time {} s in {}", t.mean_s, path.display());
+        bail!(
+            "non-positive mean time {} s in {}",
+            t.mean_s,
+            path.display()
+        );
     }
     Ok(t)
 }
@@ -302,9 +309,19 @@ pub const PERF_COMMAND: &str = "cargo bench -p ufom-bench --bench perf";
 
 /// Builds the report from criterion's directory and the bench's memory rows. Fails if any
 /// benchmark's estimates are missing or stale, so a partial run never yields a report.
-pub fn summarise(criterion_dir: &Path, memory: &[MemoryRow], meta: &PerfMeta) -> Result<PerfReport> {
+pub fn summarise(
+    criterion_dir: &Path,
+    memory: &[MemoryRow],
+    meta: &PerfMeta,
+) -> Result<PerfReport> {
     let since = meta.fresh_since;
-    let gradient = read_timing(criterion_dir, &meta.oracle_group, &meta.gradient_id, None, since)?;
+    let gradient = read_timing(
+        criterion_dir,
+        &meta.oracle_group,
+        &meta.gradient_id,
+        None,
+        since,
+    )?;
     let hvp = read_timing(criterion_dir, &meta.oracle_group, &meta.hvp_id, None, since)?;
     let oracle = OracleReport {
         problem: meta.oracle_problem.clone(),
@@ -327,9 +344,7 @@ pub fn summarise(criterion_dir: &Path, memory: &[MemoryRow], meta: &PerfMeta) ->
             Some(&param),
             since,
         )?;
-        let mean_calls = m
-            .mean_calls
-            .unwrap_or((m.grad_calls + m.hvp_calls) as f64);
+        let mean_calls = m.mean_calls.unwrap_or((m.grad_calls + m.hvp_calls) as f64);
         estimators.push(EstimatorRow {
             estimator: m.estimator.clone(),
             r: m.r,
@@ -386,9 +401,9 @@ fn scaling(rows: &[EstimatorRow]) -> Vec<Scaling> {
             Scaling {
                 estimator: name.to_string(),
                 rs: mine.iter().map(|r| r.r).collect(),
-                time_exponent: slope_of(&|r| r.time.mean_s),
-                calls_exponent: slope_of(&|r| r.mean_calls),
-                peak_bytes_exponent: slope_of(&|r| r.peak_state_bytes as f64),
+                time_exponent: slope_of(&|r: &EstimatorRow| r.time.mean_s),
+                calls_exponent: slope_of(&|r: &EstimatorRow| r.mean_calls),
+                peak_bytes_exponent: slope_of(&|r: &EstimatorRow| r.peak_state_bytes as f64),
             }
         })
         .collect()
@@ -410,7 +425,7 @@ pub fn log_log_slope(xs: &[f64], ys: &[f64]) -> Option<f64> {
     let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
     let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
     let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+    (sxx > 0.0).then_some(sxy / sxx)
 }
 
 #[cfg(test)]
@@ -487,7 +502,11 @@ mod tests {
     fn fake_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        write_json(&estimates_path(d, "oracle", "gradient", None), &estimates(2e6)).unwrap();
+        write_json(
+            &estimates_path(d, "oracle", "gradient", None),
+            &estimates(2e6),
+        )
+        .unwrap();
         write_json(&estimates_path(d, "oracle", "hvp", None), &estimates(5e6)).unwrap();
         for r in [10usize, 100] {
             let p = r.to_string();
@@ -538,7 +557,10 @@ mod tests {
         let dir = fake_dir();
         let memory = vec![row("lin", 10, 10, 80), row("lin", 20, 20, 160)];
         let err = summarise(dir.path(), &memory, &meta()).unwrap_err();
-        assert!(format!("{err:#}").contains("no criterion estimates"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("no criterion estimates"),
+            "{err:#}"
+        );
     }
 
     #[test]

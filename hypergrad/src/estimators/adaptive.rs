@@ -28,6 +28,9 @@ pub struct AdaptiveConfig {
     pub d2_scale: f64,
     /// Costs C1, C2 and ε of eq. (19)–(21).
     pub cost: CostModel,
+    /// The authors' per-backward-step clipping of (b1, b2) (REFERENCE §7); `None` = unbiased.
+    #[serde(default)]
+    pub backward_clip: Option<f64>,
 }
 
 impl Default for AdaptiveConfig {
@@ -37,6 +40,7 @@ impl Default for AdaptiveConfig {
             beta: 0.99,
             d2_scale: 0.1,
             cost: CostModel::default(),
+            backward_clip: None,
         }
     }
 }
@@ -61,6 +65,11 @@ impl AdaptiveUfom {
         }
         if !(cfg.d2_scale > 0.0 && cfg.d2_scale.is_finite()) {
             return Err(invalid("d2_scale", cfg.d2_scale, "needs a positive factor"));
+        }
+        if let Some(c) = cfg.backward_clip {
+            if !crate::error::is_positive(c) {
+                return Err(invalid("backward_clip", c, "needs a positive bound"));
+            }
         }
         cfg.cost.validate()?;
         Ok(Self {
@@ -116,7 +125,7 @@ impl<O: Oracles> Estimator<O> for AdaptiveUfom {
         rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
         let q = self.next_q(o.step_sizes().len());
-        let d = draw(o, theta, task, q, rng)?;
+        let d = draw(o, theta, task, q, self.cfg.backward_clip, rng)?;
         if let Some((g_fo, g_exact)) = &d.both {
             self.update(g_fo, g_exact)?;
         }

@@ -64,6 +64,16 @@ impl Backward {
         Ok(())
     }
 
+    /// Clips b1 and b2 entry-wise to [−c, c]: the authors' code does this after every backward
+    /// step (REFERENCE §7), which biases the "exact" gradient; off unless asked for.
+    pub fn clip(&mut self, c: Option<f64>) -> Result<()> {
+        if let Some(c) = c {
+            self.b1 = self.b1.clamp_abs(c)?;
+            self.b2 = self.b2.clamp_abs(c)?;
+        }
+        Ok(())
+    }
+
     /// b1 + (∂V/∂θ)ᵀ b2: the gradient these vectors stand for.
     pub fn gradient<O: Oracles>(
         &self,
@@ -77,17 +87,20 @@ impl Backward {
 
 /// The backward sweep of the memory-efficient exact estimator (inner loop of Alg. 4): for
 /// j = r..1, φ_{j−1} is recomputed from φ0 by j − 1 inner steps, then one sweep step.
-/// r(r−1)/2 gradient calls and r HVP calls; one inner state held at a time.
+/// r(r−1)/2 gradient calls and r HVP calls; one inner state held at a time. `step_clip`
+/// optionally clips (b1, b2) after every step (the authors' variant, biased).
 pub(crate) fn recompute_sweep<O: Oracles>(
     o: &O,
     theta: &ParamList,
     task: &O::Task,
     mut bw: Backward,
+    step_clip: Option<f64>,
 ) -> Result<ParamList> {
     let alphas = o.step_sizes();
     for j in (1..=alphas.len()).rev() {
         let phi_prev = rollout(o, theta, task, j - 1)?;
         bw.step_back(o, theta, task, &phi_prev, alphas[j - 1])?;
+        bw.clip(step_clip)?;
     }
     bw.gradient(o, theta, task)
 }

@@ -30,7 +30,7 @@ impl<O: Oracles> Estimator<O> for RecomputeExact {
         let state_bytes = phi_r.bytes();
         let bw = Backward::at_end(o, theta, task, &phi_r)?;
         drop(phi_r);
-        let grad = recompute_sweep(o, theta, task, bw)?;
+        let grad = recompute_sweep(o, theta, task, bw, None)?;
         Ok(Estimate {
             grad,
             calls: o.calls() - before,

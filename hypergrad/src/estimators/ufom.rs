@@ -14,6 +14,7 @@ use rand::{Rng, RngCore};
 #[derive(Clone, Copy, Debug)]
 pub struct Ufom {
     q: f64,
+    backward_clip: Option<f64>,
 }
 
 impl Ufom {
@@ -22,7 +23,20 @@ impl Ufom {
         if !(q > 0.0 && q <= 1.0) {
             return Err(invalid("q", q, "UFOM needs 0 < q <= 1"));
         }
-        Ok(Self { q })
+        Ok(Self {
+            q,
+            backward_clip: None,
+        })
+    }
+
+    /// The authors' variant: clip (b1, b2) entry-wise to [−c, c] after every backward step of
+    /// the exact branch (REFERENCE §7). Makes the estimator biased; off by default.
+    pub fn with_backward_clip(mut self, c: f64) -> Result<Self> {
+        if !crate::error::is_positive(c) {
+            return Err(invalid("backward_clip", c, "needs a positive bound"));
+        }
+        self.backward_clip = Some(c);
+        Ok(self)
     }
 
     /// The probability of the exact branch.
@@ -43,7 +57,7 @@ impl<O: Oracles> Estimator<O> for Ufom {
         task: &O::Task,
         rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        Ok(draw(o, theta, task, self.q, rng)?.estimate)
+        Ok(draw(o, theta, task, self.q, self.backward_clip, rng)?.estimate)
     }
 }
 
@@ -54,12 +68,13 @@ pub(crate) struct Draw {
     pub both: Option<(ParamList, ParamList)>,
 }
 
-/// Algorithm 4 at probability `q` (validated by the caller).
+/// Algorithm 4 at probability `q` (validated by the caller), optionally clipping the sweep.
 pub(crate) fn draw<O: Oracles>(
     o: &Counted<O>,
     theta: &ParamList,
     task: &O::Task,
     q: f64,
+    backward_clip: Option<f64>,
     rng: &mut dyn RngCore,
 ) -> Result<Draw> {
     let before = o.calls();
@@ -70,7 +85,7 @@ pub(crate) fn draw<O: Oracles>(
     let g_fo = bw.gradient(o, theta, task)?;
     let xi = rng.random_bool(q);
     let (grad, both) = if xi {
-        let g_exact = recompute_sweep(o, theta, task, bw)?;
+        let g_exact = recompute_sweep(o, theta, task, bw, backward_clip)?;
         // b_FO + (1/q)(b_Exact − b_FO)
         let grad = g_fo.axpy(1.0 / q, &g_exact.sub(&g_fo)?)?;
         (grad, Some((g_fo, g_exact)))

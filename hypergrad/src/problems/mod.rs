@@ -1,11 +1,15 @@
 //! Built-in problems: the Theorem-2 counterexample (Fig. 1), a quadratic family with a
 //! closed-form ABLO gradient, and an MLP problem of the data-hypercleaning shape.
 
+pub mod convnet;
 pub mod counterexample;
+pub mod maml;
 pub mod mlp;
 pub mod quadratic;
 
+pub use convnet::ConvNet;
 pub use counterexample::{Counterexample, CounterexampleConfig};
+pub use maml::{synthetic_source, Maml, MamlTask, TaskSource};
 pub use mlp::{MlpConfig, MlpData, MlpHypercleaning, MlpTask};
 pub use quadratic::{Quadratic, QuadraticConfig, QuadraticTask};
 

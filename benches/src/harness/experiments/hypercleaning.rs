@@ -44,8 +44,8 @@ fn sizes(scale: Scale) -> (Sizes, &'static str) {
             "smoke: 200 train / 200 validation examples, hidden 16, r = 5, budget of 4 exact iterations, 1 seed",
         ),
         Scale::Default => (
-            Sizes { n_train: 1000, n_val: 1000, hidden: 64, r: 10, exact_iters: 60, seeds: 2, eval_points: 6 },
-            "default (2-core CPU): 1000 train / 1000 validation examples (paper 5000/5000), hidden 64 (paper 256), r = 10 (paper 100), budget of 60 exact iterations (paper 500), 2 seeds",
+            Sizes { n_train: 1000, n_val: 1000, hidden: 32, r: 10, exact_iters: 40, seeds: 2, eval_points: 5 },
+            "default (2-core CPU): 1000 train / 1000 validation examples (paper 5000/5000), hidden 32 (paper 256), r = 10 (paper 100), budget of 40 exact iterations (paper 500), 2 seeds",
         ),
         Scale::Paper => (
             Sizes { n_train: 5000, n_val: 5000, hidden: 256, r: 100, exact_iters: 500, seeds: 3, eval_points: 20 },

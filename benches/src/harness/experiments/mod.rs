@@ -3,6 +3,7 @@
 //! finish (tables, figures, findings).
 
 pub mod cell;
+pub mod fewshot;
 pub mod hypercleaning;
 pub mod synthetic;
 
@@ -85,5 +86,7 @@ pub fn registry() -> Vec<Box<dyn Experiment>> {
     vec![
         Box::new(synthetic::Synthetic),
         Box::new(hypercleaning::Hypercleaning),
+        Box::new(fewshot::FewShot(fewshot::Bench::Omniglot)),
+        Box::new(fewshot::FewShot(fewshot::Bench::Cifar100)),
     ]
 }

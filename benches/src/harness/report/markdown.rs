@@ -1,9 +1,9 @@
 //! `<experiment>.md`: a human summary of one experiment — setup, the paper's tables with our
 //! numbers beside the published ones, a per-method summary, notes and links to the figures.
 
-use super::{figure_file_name, file_stem, fmt_bytes, fmt_num, fmt_stat, Reporter};
 use super::super::record::{ExperimentReport, MethodReport, Stat, Table};
 use super::super::store::write_atomic;
+use super::{figure_file_name, file_stem, fmt_bytes, fmt_num, fmt_stat, Reporter};
 use anyhow::Result;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -71,7 +71,11 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
         md,
         "- **Seeds ({}):** {}",
         r.seeds.len(),
-        if seeds.is_empty() { MISSING.to_string() } else { seeds.join(", ") }
+        if seeds.is_empty() {
+            MISSING.to_string()
+        } else {
+            seeds.join(", ")
+        }
     )?;
     let env = &r.environment;
     writeln!(
@@ -104,7 +108,8 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
         writeln!(md, "<details><summary>Configuration</summary>")?;
         writeln!(md)?;
         writeln!(md, "```json")?;
-        let config = serde_json::to_string_pretty(&r.config).unwrap_or_else(|_| r.config.to_string());
+        let config =
+            serde_json::to_string_pretty(&r.config).unwrap_or_else(|_| r.config.to_string());
         writeln!(md, "{config}")?;
         writeln!(md, "```")?;
         writeln!(md)?;
@@ -123,7 +128,11 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
         writeln!(md)?;
         for fig in &r.figures {
             let file = figure_file_name(&r.experiment, &fig.id);
-            let title = if fig.title.trim().is_empty() { fig.id.as_str() } else { fig.title.as_str() };
+            let title = if fig.title.trim().is_empty() {
+                fig.id.as_str()
+            } else {
+                fig.title.as_str()
+            };
             writeln!(md, "### {}", inline(title))?;
             writeln!(md)?;
             writeln!(md, "![{}]({file})", link_text(title))?;
@@ -151,13 +160,21 @@ fn scale_name(r: &ExperimentReport) -> String {
 
 /// A paper table: one row per method, "ours" and "paper" side by side for each column.
 fn write_table(md: &mut String, t: &Table) -> std::fmt::Result {
-    let caption = if t.caption.trim().is_empty() { "Table" } else { t.caption.as_str() };
+    let caption = if t.caption.trim().is_empty() {
+        "Table"
+    } else {
+        t.caption.as_str()
+    };
     writeln!(md, "## {}", inline(caption))?;
     writeln!(md)?;
     let mut header = String::from("| Method |");
     let mut rule = String::from("|---|");
     for (i, key) in t.columns.iter().enumerate() {
-        let name = t.headers.get(i).filter(|h| !h.trim().is_empty()).unwrap_or(key);
+        let name = t
+            .headers
+            .get(i)
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or(key);
         let name = cell(name);
         let _ = write!(header, " {name} (ours) | {name} (paper) |");
         rule.push_str("---:|---:|");
@@ -167,8 +184,16 @@ fn write_table(md: &mut String, t: &Table) -> std::fmt::Result {
     for row in &t.rows {
         let mut line = format!("| {} |", cell(&row.label));
         for key in &t.columns {
-            let ours = row.ours.get(key).map(fmt_stat).unwrap_or_else(|| MISSING.into());
-            let paper = row.published.get(key).map(|v| fmt_num(*v)).unwrap_or_else(|| MISSING.into());
+            let ours = row
+                .ours
+                .get(key)
+                .map(fmt_stat)
+                .unwrap_or_else(|| MISSING.into());
+            let paper = row
+                .published
+                .get(key)
+                .map(|v| fmt_num(*v))
+                .unwrap_or_else(|| MISSING.into());
             let _ = write!(line, " {ours} | {paper} |");
         }
         writeln!(md, "{line}")?;
@@ -188,7 +213,10 @@ fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::fmt::Result 
         .collect();
     writeln!(md, "## Methods")?;
     writeln!(md)?;
-    writeln!(md, "Final metrics over finished runs (mean ± std over seeds).")?;
+    writeln!(
+        md,
+        "Final metrics over finished runs (mean ± std over seeds)."
+    )?;
     writeln!(md)?;
     let mut header = String::from("| Method | runs | diverged |");
     let mut rule = String::from("|---|---:|---:|");
@@ -201,9 +229,18 @@ fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::fmt::Result 
     writeln!(md, "{header}")?;
     writeln!(md, "{rule}")?;
     for m in methods {
-        let mut line = format!("| {} | {} | {} |", cell(&m.method), m.runs.len(), m.diverged);
+        let mut line = format!(
+            "| {} | {} | {} |",
+            cell(&m.method),
+            m.runs.len(),
+            m.diverged
+        );
         for key in &metrics {
-            let v = m.summary.get(*key).map(fmt_stat).unwrap_or_else(|| MISSING.into());
+            let v = m
+                .summary
+                .get(*key)
+                .map(fmt_stat)
+                .unwrap_or_else(|| MISSING.into());
             let _ = write!(line, " {v} |");
         }
         let calls: Vec<f64> = m.runs.iter().map(|r| r.calls.total as f64).collect();
@@ -214,7 +251,11 @@ fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::fmt::Result 
             " {} | {} | {} | {} |",
             opt_stat(Stat::of(&calls)),
             opt_stat(Stat::of(&wall)),
-            if m.seconds_per_call.is_finite() { fmt_num(m.seconds_per_call) } else { MISSING.into() },
+            if m.seconds_per_call.is_finite() {
+                fmt_num(m.seconds_per_call)
+            } else {
+                MISSING.into()
+            },
             peak.map(fmt_bytes).unwrap_or_else(|| MISSING.into()),
         );
         writeln!(md, "{line}")?;
@@ -229,7 +270,10 @@ fn opt_stat(s: Option<Stat>) -> String {
 
 /// Text on one line (newlines become spaces).
 fn inline(s: &str) -> String {
-    s.split(['\r', '\n']).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ")
+    s.split(['\r', '\n'])
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Text for a table cell: one line, `|` escaped.

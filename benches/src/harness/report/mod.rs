@@ -75,7 +75,11 @@ pub fn write_all(reports: &[ExperimentReport], out_dir: &Path) -> Result<Vec<Pat
     if errors.is_empty() {
         Ok(paths)
     } else {
-        anyhow::bail!("writing reports into {}: {}", out_dir.display(), errors.join("; "))
+        anyhow::bail!(
+            "writing reports into {}: {}",
+            out_dir.display(),
+            errors.join("; ")
+        )
     }
 }
 

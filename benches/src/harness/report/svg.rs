@@ -1,7 +1,8 @@
 //! `<experiment>_<figure>.svg`: one plot per [`Figure`], drawn with plotters' SVG backend.
 //!
 //! Any record content is drawn without panicking: points with a NaN or infinite coordinate,
-//! or a non-positive one on a logarithmic axis, are skipped (a line breaks there); series of
+//! or one outside [1e-150, 1e150] on a logarithmic axis (beyond ±1e300 on a linear one), are
+//! skipped (a line breaks there); series of
 //! different lengths are cut to the shorter; empty figures get an empty frame; a range of one
 //! value is widened. An error band (`y_err`) is a shaded area of y ± err.
 
@@ -14,8 +15,13 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Largest magnitude drawn; beyond it a value counts as infinite (keeps ranges finite).
+/// Largest magnitude drawn on a linear axis; beyond it a value counts as infinite (keeps
+/// ranges finite).
 const MAX_ABS: f64 = 1e300;
+
+/// Values drawn on a logarithmic axis lie in [1/LOG_MAX, LOG_MAX], so that the ratio of the
+/// bounds stays finite (plotters' log ticks loop forever on an infinite ratio).
+const LOG_MAX: f64 = 1e150;
 
 /// Line colours, cycled (colour-blind-friendly Okabe–Ito palette).
 const COLORS: [RGBColor; 8] = [
@@ -40,7 +46,10 @@ pub struct SvgReporter {
 
 impl Default for SvgReporter {
     fn default() -> Self {
-        Self { width: 800, height: 500 }
+        Self {
+            width: 800,
+            height: 500,
+        }
     }
 }
 
@@ -54,8 +63,12 @@ impl Reporter for SvgReporter {
         for report in reports {
             for fig in &report.figures {
                 let path = out_dir.join(figure_file_name(&report.experiment, &fig.id));
-                let svg = render_figure(fig, self.width, self.height)
-                    .map_err(|e| e.context(format!("drawing figure {:?} of {}", fig.id, report.experiment)))?;
+                let svg = render_figure(fig, self.width, self.height).map_err(|e| {
+                    e.context(format!(
+                        "drawing figure {:?} of {}",
+                        fig.id, report.experiment
+                    ))
+                })?;
                 write_atomic(&path, svg.as_bytes())?;
                 paths.push(path);
             }
@@ -75,7 +88,11 @@ struct Prepared {
 }
 
 fn usable(v: f64, log: bool) -> bool {
-    v.is_finite() && v.abs() <= MAX_ABS && (!log || v >= 1.0 / MAX_ABS)
+    if log {
+        (1.0 / LOG_MAX..=LOG_MAX).contains(&v)
+    } else {
+        v.is_finite() && v.abs() <= MAX_ABS
+    }
 }
 
 fn prepare(fig: &Figure) -> Vec<Prepared> {
@@ -105,7 +122,12 @@ fn prepare(fig: &Figure) -> Vec<Prepared> {
             }
             segments.retain(|s| !s.is_empty());
             bands.retain(|b| b.len() >= 2);
-            Prepared { label: s.label.clone(), color: COLORS[i % COLORS.len()], segments, bands }
+            Prepared {
+                label: s.label.clone(),
+                color: COLORS[i % COLORS.len()],
+                segments,
+                bands,
+            }
         })
         .collect()
 }
@@ -133,13 +155,14 @@ fn axis_range(extent: Option<(f64, f64)>, log: bool) -> (f64, f64) {
             }
         }
         (Some((lo, hi)), true) => {
-            let ratio = hi / lo;
-            if !(ratio > 1.0 + 1e-9) {
-                (lo / 2.0, hi * 2.0)
-            } else {
-                let pad = ratio.powf(0.05);
-                (lo / pad, hi * pad)
-            }
+            // In decades, so that even 1e-150..1e150 keeps finite, positive bounds.
+            let (lo, hi) = (lo.log10(), hi.log10());
+            let span = hi - lo;
+            let pad = if span < 1e-9 { 0.3 } else { 0.05 * span };
+            let bound = LOG_MAX.log10();
+            let lo = (lo - pad).clamp(-bound, bound);
+            let hi = (hi + pad).clamp(-bound, bound);
+            (10f64.powf(lo), 10f64.powf(hi))
         }
     }
 }
@@ -147,7 +170,11 @@ fn axis_range(extent: Option<(f64, f64)>, log: bool) -> (f64, f64) {
 /// The SVG text of one figure.
 pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
     let prepared = prepare(fig);
-    let xs = extent(prepared.iter().flat_map(|p| p.segments.iter().flatten().map(|&(x, _)| x)));
+    let xs = extent(
+        prepared
+            .iter()
+            .flat_map(|p| p.segments.iter().flatten().map(|&(x, _)| x)),
+    );
     let ys = extent(prepared.iter().flat_map(|p| {
         p.segments.iter().flatten().map(|&(_, y)| y).chain(
             p.bands
@@ -161,13 +188,21 @@ pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
 
     let mut buf = String::new();
     {
-        let root = SVGBackend::with_string(&mut buf, (width.max(64), height.max(64))).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut buf, (width.max(64), height.max(64))).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
         match (fig.log_x, fig.log_y) {
             (false, false) => draw(&root, fig, &prepared, x0..x1, y0..y1, y0)?,
             (true, false) => draw(&root, fig, &prepared, (x0..x1).log_scale(), y0..y1, y0)?,
             (false, true) => draw(&root, fig, &prepared, x0..x1, (y0..y1).log_scale(), y0)?,
-            (true, true) => draw(&root, fig, &prepared, (x0..x1).log_scale(), (y0..y1).log_scale(), y0)?,
+            (true, true) => draw(
+                &root,
+                fig,
+                &prepared,
+                (x0..x1).log_scale(),
+                (y0..y1).log_scale(),
+                y0,
+            )?,
         }
         root.present().map_err(plot_err)?;
     }
@@ -205,6 +240,8 @@ where
         .y_desc(fig.y_label.as_str())
         .x_label_formatter(&|v: &f64| fmt_num(*v))
         .y_label_formatter(&|v: &f64| fmt_num(*v))
+        .x_max_light_lines(if fig.log_x { 0 } else { 4 })
+        .y_max_light_lines(if fig.log_y { 0 } else { 4 })
         .draw()
         .map_err(plot_err)?;
 
@@ -212,10 +249,16 @@ where
     for p in prepared {
         for band in &p.bands {
             let upper = band.iter().map(|&(x, _, hi)| (x, hi));
-            let lower = band.iter().rev().map(|&(x, lo, _)| (x, lo.unwrap_or(y_floor)));
+            let lower = band
+                .iter()
+                .rev()
+                .map(|&(x, lo, _)| (x, lo.unwrap_or(y_floor)));
             let outline: Vec<(f64, f64)> = upper.chain(lower).collect();
             chart
-                .draw_series(std::iter::once(Polygon::new(outline, p.color.mix(0.2).filled())))
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    p.color.mix(0.2).filled(),
+                )))
                 .map_err(plot_err)?;
         }
     }
@@ -224,7 +267,11 @@ where
     for p in prepared {
         let color = p.color;
         if fig.scatter {
-            let points = p.segments.iter().flatten().map(|&pt| Circle::new(pt, 3, color.filled()));
+            let points = p
+                .segments
+                .iter()
+                .flatten()
+                .map(|&pt| Circle::new(pt, 3, color.filled()));
             chart.draw_series(points).map_err(plot_err)?;
         } else {
             for seg in &p.segments {
@@ -246,13 +293,16 @@ where
                 .draw_series(std::iter::empty::<Circle<(f64, f64), u32>>())
                 .map_err(plot_err)?
                 .label(p.label.as_str())
-                .legend(move |(x, y)| -> DynElement<'static, SVGBackend<'a>, (i32, i32)> {
-                    if scatter {
-                        Circle::new((x + 10, y), 3, color.filled()).into_dyn()
-                    } else {
-                        PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)).into_dyn()
-                    }
-                });
+                .legend(
+                    move |(x, y)| -> DynElement<'static, SVGBackend<'a>, (i32, i32)> {
+                        if scatter {
+                            Circle::new((x + 10, y), 3, color.filled()).into_dyn()
+                        } else {
+                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                                .into_dyn()
+                        }
+                    },
+                );
         }
     }
     if legend {

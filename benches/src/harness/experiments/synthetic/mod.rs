@@ -46,11 +46,11 @@ fn sizes(scale: Scale) -> (Sizes, &'static str) {
             "smoke: 2 seeds, 15 exact iterations of budget, 3 α values, 20 grid-search runs per q, 50 runs in 1f",
         ),
         Scale::Default => (
-            Sizes { seeds: 5, exact_iters: 300, eval_points: 40, alphas: 10, theta_grid: 10_000, q_grid: 20, grid_runs: 1000, grid_iters: 100, f_runs: 1000, f_exact_iters: 100 },
+            Sizes { seeds: 5, exact_iters: 1000, eval_points: 40, alphas: 10, theta_grid: 10_000, q_grid: 20, grid_runs: 1000, grid_iters: 100, f_runs: 1000, f_exact_iters: 100 },
             "default: 1d–f at the paper's sizes except 1000 (not 10,000) grid-search runs per q",
         ),
         Scale::Paper => (
-            Sizes { seeds: 10, exact_iters: 1000, eval_points: 50, alphas: 10, theta_grid: 10_000, q_grid: 20, grid_runs: 10_000, grid_iters: 100, f_runs: 1000, f_exact_iters: 100 },
+            Sizes { seeds: 10, exact_iters: 3000, eval_points: 50, alphas: 10, theta_grid: 10_000, q_grid: 20, grid_runs: 10_000, grid_iters: 100, f_runs: 1000, f_exact_iters: 100 },
             "paper: the paper's sizes (10 seeds as in UFO-BLO)",
         ),
     }
