@@ -123,7 +123,7 @@ pub enum DataError {
         /// The parquet file.
         path: PathBuf,
         /// The underlying error.
-        source: parquet::errors::ParquetError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A file whose structure is not the expected one (missing column, wrong image size...).
     #[error("{path}: {reason}")]

@@ -1,10 +1,11 @@
 //! Reading the Hugging Face Hub's parquet form of image data sets: one row per example, an
 //! image struct column (`{bytes: binary (PNG), path: string}`) and integer label columns.
 
-use std::fs::File;
 use std::path::Path;
 
+#[cfg(feature = "parquet")]
 use parquet::file::reader::{FileReader, SerializedFileReader};
+#[cfg(feature = "parquet")]
 use parquet::record::{Field, Row};
 
 use crate::error::{DataError, Result};
@@ -18,6 +19,7 @@ pub struct ImageRow {
     pub labels: Vec<i64>,
 }
 
+#[cfg(feature = "parquet")]
 fn as_int(f: &Field) -> Option<i64> {
     match *f {
         Field::Byte(v) => Some(i64::from(v)),
@@ -32,6 +34,7 @@ fn as_int(f: &Field) -> Option<i64> {
     }
 }
 
+#[cfg(feature = "parquet")]
 fn image_bytes(f: &Field) -> Option<Vec<u8>> {
     match f {
         Field::Bytes(b) => Some(b.data().to_vec()),
@@ -43,6 +46,7 @@ fn image_bytes(f: &Field) -> Option<Vec<u8>> {
     }
 }
 
+#[cfg(feature = "parquet")]
 fn parse_row(
     row: &Row,
     image_columns: &[&str],
@@ -78,22 +82,23 @@ fn parse_row(
     Ok(ImageRow { image, labels })
 }
 
-/// Reads every row of a parquet file, taking the image from the first of `image_columns`
+/// Reads every row of a parquet file (needs the cargo feature `parquet`, on by default), taking the image from the first of `image_columns`
 /// present and the integer labels `label_columns`.
 ///
 /// Any failure (including a panic inside the parquet decoder on a damaged file) is reported as
 /// an error naming the file.
+#[cfg(feature = "parquet")]
 pub fn read_image_rows(
     path: &Path,
     image_columns: &[&str],
     label_columns: &[&str],
 ) -> Result<Vec<ImageRow>> {
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<Vec<ImageRow>> {
-            let perr = |source| DataError::Parquet {
+            let perr = |source: parquet::errors::ParquetError| DataError::Parquet {
                 path: path.to_path_buf(),
-                source,
+                source: Box::new(source),
             };
             let reader = SerializedFileReader::new(file).map_err(perr)?;
             let n = usize::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0);
@@ -114,4 +119,17 @@ pub fn read_image_rows(
         return Err(DataError::format(path, "parquet file holds no rows"));
     }
     Ok(rows)
+}
+
+/// Without the `parquet` feature: an error naming the file.
+#[cfg(not(feature = "parquet"))]
+pub fn read_image_rows(
+    path: &Path,
+    _image_columns: &[&str],
+    _label_columns: &[&str],
+) -> Result<Vec<ImageRow>> {
+    Err(DataError::format(
+        path,
+        "this build of ufom-datasets cannot read parquet (cargo feature `parquet`)",
+    ))
 }

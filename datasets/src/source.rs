@@ -375,10 +375,9 @@ pub fn locate(dataset: Dataset, data_dir: Option<&Path>) -> Result<Located> {
             files,
         });
     }
-    looked_in.push(hf_hub::Cache::from_env().path().join(format!(
-        "datasets--{}",
-        dataset.hub_repo().replace('/', "--")
-    )));
+    if let Some(dir) = crate::hub::repo_cache_dir(dataset) {
+        looked_in.push(dir);
+    }
     Err(DataError::MissingDataset {
         name: dataset.name().into(),
         looked_in,

@@ -312,6 +312,7 @@ fn one_hot_rejects_out_of_range_labels() {
 }
 
 #[test]
+#[cfg(feature = "parquet")]
 fn corrupt_png_in_parquet_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let rows = |bad: bool| -> Vec<(Vec<u8>, Vec<i64>)> {

@@ -1,5 +1,6 @@
 //! Resolution through the Hugging Face Hub cache, and `fetch` failing cleanly when offline.
 //! One test in this binary: it sets process environment variables.
+#![cfg(feature = "parquet")]
 
 mod common;
 
@@ -11,6 +12,7 @@ fn hub_cache_is_searched_last_and_fetch_fails_cleanly_offline() {
     let home = tempfile::tempdir().unwrap();
     std::env::set_var("HF_HOME", home.path());
     std::env::remove_var("UFOM_DATA_DIR");
+    std::env::remove_var("HF_HUB_CACHE");
     // Fake snapshot of uoft-cs/cifar100 in the hf-hub cache layout.
     let repo = home.path().join("hub/datasets--uoft-cs--cifar100");
     std::fs::create_dir_all(repo.join("refs")).unwrap();

@@ -39,6 +39,7 @@ fn mnist_idx_raw_and_gz_agree() {
 }
 
 #[test]
+#[cfg(feature = "parquet")]
 fn mnist_parquet_reader() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("mnist");
@@ -73,6 +74,7 @@ fn mnist_parquet_reader() {
     assert!(matches!(m.files, DatasetFiles::Parquet { .. }));
 }
 
+#[cfg(feature = "parquet")]
 fn cifar_rows(n: usize, off: usize) -> Vec<(Vec<u8>, Vec<i64>)> {
     (0..n)
         .map(|i| {
@@ -86,7 +88,7 @@ fn cifar_rows(n: usize, off: usize) -> Vec<(Vec<u8>, Vec<i64>)> {
 }
 
 #[test]
-fn cifar_binary_and_parquet_readers() {
+fn cifar_binary_reader() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("cifar-100-binary");
     std::fs::create_dir_all(&bin).unwrap();
@@ -106,7 +108,11 @@ fn cifar_binary_and_parquet_readers() {
         .select_images(&[0, 5], &Device::Cpu, DType::F32)
         .unwrap();
     assert_eq!(t.dims(), &[2, 3, 32, 32]);
+}
 
+#[test]
+#[cfg(feature = "parquet")]
+fn cifar_parquet_reader() {
     let pq = tempfile::tempdir().unwrap();
     let cols = ["fine_label", "coarse_label"];
     write_image_parquet(

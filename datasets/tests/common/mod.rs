@@ -5,12 +5,6 @@
 use std::fs::File;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
-use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::parser::parse_message_type;
 
 /// The real data root holding `<subdir>/`: `UFOM_DATA_DIR` if set, else
 /// `<manifest>/../../shared/datasets`; `None`, with a printed `SKIPPED:` reason, when that
@@ -123,12 +117,18 @@ pub fn png_rgb(w: u32, h: u32, data: Vec<u8>) -> Vec<u8> {
 
 /// Writes a parquet file in the Hub's image layout: a struct column `image_col`
 /// `{bytes, path}` and int64 label columns.
+#[cfg(feature = "parquet")]
 pub fn write_image_parquet(
     path: &Path,
     image_col: &str,
     label_cols: &[&str],
     rows: &[(Vec<u8>, Vec<i64>)],
 ) {
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
     let labels: String = label_cols
         .iter()
         .map(|c| format!("required int64 {c}; "))
