@@ -1,16 +1,14 @@
-//! Records the versions of key dependencies (from Cargo.lock) for the reports' environment.
+//! Records the version of candle (from Cargo.lock) for the reports' environment.
 
 fn main() {
     let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let text = std::fs::read_to_string(&lock).unwrap_or_default();
-    for (krate, var) in [("candle-core", "UFOM_CANDLE_VERSION")] {
-        let version = text
-            .split("[[package]]")
-            .find(|block| block.contains(&format!("name = \"{krate}\"\n")))
-            .and_then(|block| block.lines().find_map(|l| l.strip_prefix("version = \"")))
-            .map(|v| v.trim_end_matches('"').to_string())
-            .unwrap_or_else(|| "unknown".into());
-        println!("cargo:rustc-env={var}={version}");
-    }
+    let version = text
+        .split("[[package]]")
+        .find(|block| block.contains("name = \"candle-core\"\n"))
+        .and_then(|block| block.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .map(|v| v.trim_end_matches('"').to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=UFOM_CANDLE_VERSION={version}");
 }

@@ -207,7 +207,11 @@ fn bench_estimators(c: &mut Criterion, measure: bool) -> Result<(MlpSize, Vec<Me
         .warm_up_time(EST_WARM_UP);
     for (name, spec) in estimators() {
         let randomised = matches!(spec, EstimatorSpec::Ufom { .. });
-        g.measurement_time(if randomised { UFOM_MEASURE } else { EST_MEASURE });
+        g.measurement_time(if randomised {
+            UFOM_MEASURE
+        } else {
+            EST_MEASURE
+        });
         for (r, o) in &problems {
             let r = *r;
             let theta = o.inner().problem().theta_zero()?;

@@ -21,7 +21,9 @@ fn validator(name: &str) -> jsonschema::Validator {
 }
 
 fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+    v.iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRecord {
@@ -41,11 +43,18 @@ fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRe
         seed,
         status,
         iterations: 40,
-        calls: CallCount { grad: 600, hvp: 200, total: 800 },
+        calls: CallCount {
+            grad: 600,
+            hvp: 200,
+            total: 800,
+        },
         wall_s: 2.0 + seed as f64 * 0.1,
         seconds_per_call: (2.0 + seed as f64 * 0.1) / 800.0,
         peak_state_bytes: 3 * 1024 * 1024 / 2,
-        final_metrics: BTreeMap::from([("test_loss".to_string(), loss), ("test_acc".to_string(), acc)]),
+        final_metrics: BTreeMap::from([
+            ("test_loss".to_string(), loss),
+            ("test_acc".to_string(), acc),
+        ]),
         curve,
         extra: BTreeMap::from([("q".to_string(), vec![1.0, 2.0, 4.0])]),
     }
@@ -61,7 +70,13 @@ fn method(name: &str, losses: [f64; 2], accs: [f64; 2]) -> MethodReport {
         ("test_acc".to_string(), Stat::of(&accs).unwrap()),
     ]);
     let seconds_per_call = runs.iter().map(|r| r.seconds_per_call).sum::<f64>() / 2.0;
-    MethodReport { method: name.into(), runs, summary, diverged: 0, seconds_per_call }
+    MethodReport {
+        method: name.into(),
+        runs,
+        summary,
+        diverged: 0,
+        seconds_per_call,
+    }
 }
 
 const PUBLISHED_UFOM: f64 = 0.8731;
@@ -105,7 +120,12 @@ fn sample_report() -> ExperimentReport {
                 y: vec![0.66, 0.5, 0.44, 0.41, 0.33],
                 y_err: Some(vec![0.02, 0.02, 0.01, 0.01, 0.02]),
             },
-            Series { label: "FOM".into(), x: calls.clone(), y: vec![0.8, 0.6, 0.5, 0.45, 0.41], y_err: None },
+            Series {
+                label: "FOM".into(),
+                x: calls.clone(),
+                y: vec![0.8, 0.6, 0.5, 0.45, 0.41],
+                y_err: None,
+            },
         ],
     };
     let errors = Figure {
@@ -119,12 +139,22 @@ fn sample_report() -> ExperimentReport {
         series: vec![
             Series {
                 label: "UFOM".into(),
-                x: vec![1.0, 2.0, 4.0, 8.0, 16.0],
-                y: vec![0.5, f64::NAN, 0.0, 0.06, 0.03],
-                y_err: Some(vec![0.1, 0.1, 0.1, 0.2, f64::NAN]),
+                x: vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+                y: vec![0.5, f64::NAN, 0.0, 0.06, 0.03, 0.02, 0.01],
+                y_err: Some(vec![0.1, 0.1, 0.1, 0.2, 0.01, 0.005, f64::NAN]),
             },
-            Series { label: "single".into(), x: vec![4.0], y: vec![0.2], y_err: None },
-            Series { label: "empty".into(), x: vec![], y: vec![], y_err: None },
+            Series {
+                label: "single".into(),
+                x: vec![4.0],
+                y: vec![0.2],
+                y_err: None,
+            },
+            Series {
+                label: "empty".into(),
+                x: vec![],
+                y: vec![],
+                y_err: None,
+            },
         ],
     };
     ExperimentReport {
@@ -135,7 +165,10 @@ fn sample_report() -> ExperimentReport {
         scale_note: "1 000 training points instead of 20 000.".into(),
         config: json!({ "inner_steps": 10, "lr": 0.1 }),
         seeds: vec![0, 1],
-        budget: BudgetNote { calls: 800, description: "calls of 40 exact outer iterations".into() },
+        budget: BudgetNote {
+            calls: 800,
+            description: "calls of 40 exact outer iterations".into(),
+        },
         environment: Environment {
             git_commit: Some("0123456789abcdef".into()),
             device: "cpu".into(),
@@ -147,7 +180,10 @@ fn sample_report() -> ExperimentReport {
         methods: vec![ufom, fom],
         tables: vec![table],
         figures: vec![curves, errors],
-        notes: vec!["UFOM beats FOM, as in the paper.".into(), "Smoke scale: numbers are noisy.".into()],
+        notes: vec![
+            "UFOM beats FOM, as in the paper.".into(),
+            "Smoke scale: numbers are noisy.".into(),
+        ],
     }
 }
 
@@ -191,7 +227,14 @@ fn schema_matches_every_serialized_field() {
     r.environment.git_commit = None;
     r.scale = Scale::Paper;
     r.methods[0].runs[1].status = RunStatus::Diverged;
-    r.methods[0].summary.insert("nan_metric".into(), Stat { mean: f64::NAN, std: f64::INFINITY, n: 0 });
+    r.methods[0].summary.insert(
+        "nan_metric".into(),
+        Stat {
+            mean: f64::NAN,
+            std: f64::INFINITY,
+            n: 0,
+        },
+    );
     r.config = Value::Null;
     let value = serde_json::to_value(&r).unwrap();
     assert_eq!(errors(&v, &value), Vec::<String>::new());
@@ -207,7 +250,10 @@ fn list_dir(dir: &Path) -> Vec<String> {
 }
 
 fn read_all(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    list_dir(dir).into_iter().map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap())).collect()
+    list_dir(dir)
+        .into_iter()
+        .map(|n| (n.clone(), std::fs::read(dir.join(&n)).unwrap()))
+        .collect()
 }
 
 #[test]
@@ -224,19 +270,32 @@ fn write_all_writes_every_file() {
         "hyper_cleaning_hypergrad_error.svg",
         "hyper_cleaning_loss_vs_calls.svg",
     ];
-    assert_eq!(list_dir(&out), expected, "exactly these files, no temp files left");
-    let mut returned: Vec<String> =
-        paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        list_dir(&out),
+        expected,
+        "exactly these files, no temp files left"
+    );
+    let mut returned: Vec<String> = paths
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     returned.sort();
     assert_eq!(returned, expected);
     for p in &paths {
-        assert!(p.starts_with(&out), "{} outside the output folder", p.display());
+        assert!(
+            p.starts_with(&out),
+            "{} outside the output folder",
+            p.display()
+        );
     }
 
     // JSON: round-trips and validates.
     let json_text = std::fs::read_to_string(out.join("hyper_cleaning.json")).unwrap();
     let json: Value = serde_json::from_str(&json_text).unwrap();
-    assert_eq!(errors(&validator("experiment.schema.json"), &json), Vec::<String>::new());
+    assert_eq!(
+        errors(&validator("experiment.schema.json"), &json),
+        Vec::<String>::new()
+    );
     assert_eq!(json["experiment"], "hyper_cleaning");
 
     // Markdown.
@@ -260,16 +319,27 @@ fn write_all_writes_every_file() {
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
     }
-    assert!(md.contains(&fmt_num(PUBLISHED_UFOM)) && md.contains("0.8731"), "{md}");
+    assert!(
+        md.contains(&fmt_num(PUBLISHED_UFOM)) && md.contains("0.8731"),
+        "{md}"
+    );
     assert!(md.contains(&fmt_num(PUBLISHED_FOM)), "{md}");
     for m in &report.methods {
         for stat in m.summary.values() {
-            assert!(md.contains(&fmt_stat(stat)), "markdown lacks {} of {}:\n{md}", fmt_stat(stat), m.method);
+            assert!(
+                md.contains(&fmt_stat(stat)),
+                "markdown lacks {} of {}:\n{md}",
+                fmt_stat(stat),
+                m.method
+            );
         }
     }
     // UFOM accuracy: mean 0.88 ± std 0.01414 beside the published 0.8731; loss has no
     // published number → em dash.
-    assert!(md.contains("| UFOM | 0.88 ± 0.01414 | 0.8731 | 0.33 ± 0.02828 | — |"), "{md}");
+    assert!(
+        md.contains("| UFOM | 0.88 ± 0.01414 | 0.8731 | 0.33 ± 0.02828 | — |"),
+        "{md}"
+    );
 
     // SVG.
     for (file, title) in [
@@ -277,26 +347,52 @@ fn write_all_writes_every_file() {
         ("hyper_cleaning_hypergrad_error.svg", TITLE_ERR),
     ] {
         let svg = std::fs::read_to_string(out.join(file)).unwrap();
-        assert!(svg.trim_start().starts_with("<svg"), "{file}: {}", &svg[..svg.len().min(200)]);
+        assert!(
+            svg.trim_start().starts_with("<svg"),
+            "{file}: {}",
+            &svg[..svg.len().min(200)]
+        );
         assert!(svg.trim_end().ends_with("</svg>"), "{file}");
         assert!(svg.contains(title), "{file} lacks its title");
         assert!(svg.contains("UFOM"), "{file} lacks the legend");
-        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{file} has a non-finite coordinate");
-        assert_eq!(svg.matches('<').count(), svg.matches('>').count(), "{file} unbalanced tags");
+        assert!(
+            !svg.contains("NaN") && !svg.contains("inf"),
+            "{file} has a non-finite coordinate"
+        );
+        assert_eq!(
+            svg.matches('<').count(),
+            svg.matches('>').count(),
+            "{file} unbalanced tags"
+        );
     }
     let curves = std::fs::read_to_string(out.join("hyper_cleaning_loss_vs_calls.svg")).unwrap();
-    assert!(curves.contains("function calls") && curves.contains("test loss"), "axis labels");
-    assert!(curves.contains("<polygon") || curves.contains("<path"), "error band drawn");
+    assert!(
+        curves.contains("function calls") && curves.contains("test loss"),
+        "axis labels"
+    );
+    assert!(
+        curves.contains("<polygon") || curves.contains("<path"),
+        "error band drawn"
+    );
 
     // Bencher.
-    let bmf: Value = serde_json::from_slice(&std::fs::read(out.join("bencher.json")).unwrap()).unwrap();
-    assert_eq!(errors(&validator("bencher.schema.json"), &bmf), Vec::<String>::new());
+    let bmf: Value =
+        serde_json::from_slice(&std::fs::read(out.join("bencher.json")).unwrap()).unwrap();
+    assert_eq!(
+        errors(&validator("bencher.schema.json"), &bmf),
+        Vec::<String>::new()
+    );
     let keys: Vec<&String> = bmf.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["hyper_cleaning/FOM", "hyper_cleaning/UFOM"]);
     let ufom = &bmf["hyper_cleaning/UFOM"];
     let measures: Vec<&String> = ufom.as_object().unwrap().keys().collect();
     assert_eq!(measures.len(), 4, "{ufom}");
-    for m in ["test_acc", "test_loss", "function_calls", "seconds_per_call"] {
+    for m in [
+        "test_acc",
+        "test_loss",
+        "function_calls",
+        "seconds_per_call",
+    ] {
         assert!(ufom[m]["value"].is_f64(), "{m}: {ufom}");
     }
     let acc = &ufom["test_acc"];
@@ -318,49 +414,181 @@ fn hostile_records_do_not_panic() {
     r.experiment = "../odd name/".into();
     r.title = "A <title> & \"quotes\" | pipes\nnewline".into();
     r.methods[0].seconds_per_call = f64::NAN;
-    r.methods[0].summary.insert("bad".into(), Stat { mean: f64::INFINITY, std: f64::NAN, n: 2 });
+    r.methods[0].summary.insert(
+        "bad".into(),
+        Stat {
+            mean: f64::INFINITY,
+            std: f64::NAN,
+            n: 2,
+        },
+    );
     r.methods[1].runs.clear();
     r.tables[0].headers.clear();
-    r.tables.push(Table { caption: String::new(), columns: vec![], headers: vec![], rows: vec![] });
-    let weird = |id: &str, log: bool, scatter: bool, x: Vec<f64>, y: Vec<f64>, err: Option<Vec<f64>>| Figure {
-        id: id.into(),
-        title: format!("weird {id}"),
-        x_label: String::new(),
-        y_label: String::new(),
-        log_x: log,
-        log_y: log,
-        scatter,
-        series: vec![Series { label: String::new(), x, y, y_err: err }],
-    };
+    r.tables.push(Table {
+        caption: String::new(),
+        columns: vec![],
+        headers: vec![],
+        rows: vec![],
+    });
+    let weird =
+        |id: &str, log: bool, scatter: bool, x: Vec<f64>, y: Vec<f64>, err: Option<Vec<f64>>| {
+            Figure {
+                id: id.into(),
+                title: format!("weird {id}"),
+                x_label: String::new(),
+                y_label: String::new(),
+                log_x: log,
+                log_y: log,
+                scatter,
+                series: vec![Series {
+                    label: String::new(),
+                    x,
+                    y,
+                    y_err: err,
+                }],
+            }
+        };
     r.figures = vec![
-        Figure { series: vec![], ..weird("none", false, false, vec![], vec![], None) },
+        Figure {
+            series: vec![],
+            ..weird("none", false, false, vec![], vec![], None)
+        },
         weird("empty", true, false, vec![], vec![], None),
-        weird("flat", false, false, vec![1.0, 1.0], vec![3.0, 3.0], Some(vec![0.0, 0.0])),
-        weird("flat_log", true, true, vec![5.0, 5.0, 5.0], vec![2.0, 2.0, 2.0], None),
-        weird("all_nan", false, false, vec![f64::NAN; 3], vec![f64::NAN; 3], Some(vec![f64::NAN; 3])),
-        weird("nonpositive_log", true, false, vec![-1.0, 0.0, -3.0], vec![1.0, 2.0, 3.0], None),
-        weird("ragged", false, false, vec![1.0, 2.0, 3.0], vec![1.0], Some(vec![])),
-        weird("huge", false, true, vec![-f64::MAX, 0.0, f64::MAX, 1e299], vec![f64::MAX, 1.0, 1e-300, -1e299], None),
-        weird("tiny", true, false, vec![1e-300, 1e-299], vec![f64::MIN_POSITIVE, 1e-310], Some(vec![1e300, 1.0])),
+        weird(
+            "flat",
+            false,
+            false,
+            vec![1.0, 1.0],
+            vec![3.0, 3.0],
+            Some(vec![0.0, 0.0]),
+        ),
+        weird(
+            "flat_log",
+            true,
+            true,
+            vec![5.0, 5.0, 5.0],
+            vec![2.0, 2.0, 2.0],
+            None,
+        ),
+        weird(
+            "all_nan",
+            false,
+            false,
+            vec![f64::NAN; 3],
+            vec![f64::NAN; 3],
+            Some(vec![f64::NAN; 3]),
+        ),
+        weird(
+            "nonpositive_log",
+            true,
+            false,
+            vec![-1.0, 0.0, -3.0],
+            vec![1.0, 2.0, 3.0],
+            None,
+        ),
+        weird(
+            "ragged",
+            false,
+            false,
+            vec![1.0, 2.0, 3.0],
+            vec![1.0],
+            Some(vec![]),
+        ),
+        weird(
+            "huge",
+            false,
+            true,
+            vec![-f64::MAX, 0.0, f64::MAX, 1e299],
+            vec![f64::MAX, 1.0, 1e-300, -1e299],
+            None,
+        ),
+        weird(
+            "tiny",
+            true,
+            false,
+            vec![1e-300, 1e-299],
+            vec![f64::MIN_POSITIVE, 1e-310],
+            Some(vec![1e300, 1.0]),
+        ),
         weird("zero", false, false, vec![0.0, 0.0], vec![0.0, 0.0], None),
+        weird(
+            "wide_log",
+            true,
+            false,
+            vec![1e-300, 1e-150, 1e150, 1e300],
+            vec![1e300, 1e150, 1e-150, 1e-300],
+            Some(vec![1e300, 1.0, 1.0, 1.0]),
+        ),
+        weird(
+            "near_flat",
+            false,
+            false,
+            vec![1e15, 1e15 + 0.25, 1e15 + 0.5],
+            vec![-1e15, -1e15 - 0.25, 1e-300],
+            None,
+        ),
+        weird(
+            "tiny_span",
+            false,
+            true,
+            vec![1e-300, 2e-300, 1.5e-300],
+            vec![-1e-300, 3e-300, f64::MIN_POSITIVE],
+            Some(vec![1e-301, 1e-300, 0.0]),
+        ),
+        weird(
+            "near_flat_tiny",
+            false,
+            false,
+            vec![1.0, 1.0 + f64::EPSILON],
+            vec![1e-300, 1.0000000001e-300],
+            None,
+        ),
     ];
     let tmp = tempfile::tempdir().unwrap();
     let paths = write_all(std::slice::from_ref(&r), tmp.path()).unwrap();
     for p in &paths {
-        assert!(p.starts_with(tmp.path()), "{} escaped the output folder", p.display());
+        assert!(
+            p.starts_with(tmp.path()),
+            "{} escaped the output folder",
+            p.display()
+        );
         let text = std::fs::read_to_string(p).unwrap();
         if p.extension().is_some_and(|e| e == "svg") {
-            assert!(text.starts_with("<svg") && !text.contains("NaN"), "{}", p.display());
+            assert!(
+                text.starts_with("<svg") && !text.contains("NaN"),
+                "{}",
+                p.display()
+            );
         }
     }
     let names = list_dir(tmp.path());
-    assert_eq!(names.iter().filter(|n| n.ends_with(".svg")).count(), r.figures.len(), "{names:?}");
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".svg")).count(),
+        r.figures.len(),
+        "{names:?}"
+    );
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
-    let md = std::fs::read_to_string(paths.iter().find(|p| p.extension().is_some_and(|e| e == "md")).unwrap()).unwrap();
-    assert!(md.starts_with("# A <title> & \"quotes\" | pipes newline\n"), "{md}");
-    let bmf: Value = serde_json::from_slice(&std::fs::read(tmp.path().join(BENCHER_FILE)).unwrap()).unwrap();
-    assert_eq!(errors(&validator("bencher.schema.json"), &bmf), Vec::<String>::new());
-    assert!(bmf["../odd name//UFOM"].get("bad").is_none(), "non-finite mean kept: {bmf}");
+    let md = std::fs::read_to_string(
+        paths
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "md"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        md.starts_with("# A <title> & \"quotes\" | pipes newline\n"),
+        "{md}"
+    );
+    let bmf: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join(BENCHER_FILE)).unwrap()).unwrap();
+    assert_eq!(
+        errors(&validator("bencher.schema.json"), &bmf),
+        Vec::<String>::new()
+    );
+    assert!(
+        bmf["../odd name//UFOM"].get("bad").is_none(),
+        "non-finite mean kept: {bmf}"
+    );
 }
 
 #[test]
@@ -372,6 +600,25 @@ fn write_all_of_nothing_writes_an_empty_bencher_file() {
 }
 
 #[test]
-fn zz_dump() {
-    let _ = write_all(&[sample_report()], Path::new("/tmp/rep/out"));
+fn log_axis_within_one_decade_is_labelled() {
+    let fig = Figure {
+        id: "one_decade".into(),
+        title: "Within one decade".into(),
+        x_label: "x".into(),
+        y_label: "y".into(),
+        log_x: false,
+        log_y: true,
+        scatter: true,
+        series: vec![Series {
+            label: "s".into(),
+            x: vec![1.0, 2.0, 3.0],
+            y: vec![0.3, 0.5, 0.9],
+            y_err: Some(vec![0.05, 0.6, 0.05]),
+        }],
+    };
+    let svg = render_figure(&fig, 640, 400).unwrap();
+    let label = |v: &str| svg.contains(&format!("\n{v}\n</text>"));
+    assert!(label("0.3") && label("0.5") && label("1"), "{svg}");
+    // Same bytes every time.
+    assert_eq!(render_figure(&fig, 640, 400).unwrap(), svg);
 }

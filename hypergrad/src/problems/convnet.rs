@@ -10,8 +10,9 @@
 //!   `max((⌈h/2⌉−1)·2 + 3 − h, 0)` rows, the smaller half *before* (top/left). For even h that
 //!   is 0 before and 1 after, which candle's symmetric `padding = 1` would not reproduce (same
 //!   shape, sampling grid shifted by one pixel), so the padding is applied explicitly with
-//!   `pad_with_zeros` and the convolution runs unpadded. 28 → 14 → 7 → 4 → 2 and
-//!   32 → 16 → 8 → 4 → 2.
+//!   `pad_with_zeros`. 28 → 14 → 7 → 4 → 2 and 32 → 16 → 8 → 4 → 2.
+//! - Images come in as NCHW (the datasets' layout) and are processed as NHWC, TF's layout, so
+//!   the kernels are (3, 3, c_in, f) and the flattening before the dense layer is TF's.
 //! - The TF conv bias is omitted: batch norm subtracts the per-channel mean right after, so the
 //!   bias has no effect on the output (its gradient is identically zero).
 //! - Batch norm: μ and σ² per channel over (N, H, W), biased variance, ε = 1e-3 (the default of
@@ -21,7 +22,7 @@
 //! - Initialisation: Glorot-uniform kernels and dense weights (TF's default), γ = 1, β = 0,
 //!   dense bias 0.
 //!
-//! Parameter order: for each layer `[kernel (f, c_in, 3, 3), γ (f), β (f)]`, then
+//! Parameter order (TF layouts): for each layer `[kernel (3, 3, c_in, f), γ (f), β (f)]`, then
 //! `[W (features, classes), b (classes)]`.
 
 use crate::error::{invalid, Result};
@@ -97,7 +98,7 @@ impl ConvNet {
         let mut shapes = Vec::with_capacity(3 * self.layers + 2);
         for l in 0..self.layers {
             let c_in = if l == 0 { self.channels } else { self.filters };
-            shapes.push(vec![self.filters, c_in, 3, 3]);
+            shapes.push(vec![3, 3, c_in, self.filters]);
             shapes.push(vec![self.filters]);
             shapes.push(vec![self.filters]);
         }
@@ -117,7 +118,7 @@ impl ConvNet {
             let values: Vec<f64> = if is_weight {
                 // fan_in/fan_out as TF computes them: kernel (kh, kw, in, out) → kh·kw·in, kh·kw·out.
                 let (fan_in, fan_out) = if shape.len() == 4 {
-                    (shape[1] * 9, shape[0] * 9)
+                    (shape[2] * 9, shape[3] * 9)
                 } else {
                     (shape[0], shape[1])
                 };
@@ -151,7 +152,8 @@ impl ConvNet {
                 &format!("expected (N, {}, {s}, {s})", self.channels, s = self.in_hw),
             ));
         }
-        let mut out = x.clone();
+        // NHWC inside (TF's layout: the dense layer sees features in TF's flattening order).
+        let mut out = x.permute((0, 2, 3, 1))?;
         for l in 0..self.layers {
             out = conv_same_stride2(&out, &p[3 * l])?;
             out = batch_norm(&out, &p[3 * l + 1], &p[3 * l + 2])?;
@@ -162,29 +164,85 @@ impl ConvNet {
     }
 }
 
-/// 3×3 convolution, stride 2, TF 'same' padding (see the module docs).
+/// 3×3 convolution, stride 2, TF 'same' padding, on NHWC input x (N, H, W, C) with a TF-layout
+/// kernel (3, 3, C, F); output (N, ⌈H/2⌉, ⌈W/2⌉, F).
+///
+/// Written as im2col by a constant 0/1 selection matrix S (9·out², H·W) and two matmuls, so
+/// the backward passes (first and second order) are matmuls too: candle's CPU `conv2d`
+/// backward (a naive transposed convolution) and a narrow/cat im2col both made a
+/// meta-gradient many times slower. Zero padding is implicit (rows of S with no 1).
+/// [`conv_reference`] is the slow twin.
 pub fn conv_same_stride2(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
-    let (_, _, h, w) = x.dims4()?;
-    let (top, bottom) = same_padding(h);
-    let (left, right) = same_padding(w);
-    let padded = x.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
-    Ok(padded.conv2d(kernel, 0, 2, 1, 1)?)
+    let (n, h, w, c) = x.dims4()?;
+    let f = kernel.dim(3)?;
+    let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
+    let s = selection(h, w, x.dtype(), x.device())?;
+    // (H·W, N·C) → S → (9·oh·ow, N·C) → rows (n, o) of 9·C taps ordered (di, dj, c).
+    let xt = x.permute((1, 2, 0, 3))?.reshape((h * w, n * c))?;
+    let cols = s
+        .matmul(&xt)?
+        .reshape((9, oh * ow, n, c))?
+        .permute((2, 1, 0, 3))?
+        .reshape((n * oh * ow, 9 * c))?;
+    let out = cols.matmul(&kernel.reshape((9 * c, f))?)?;
+    Ok(out.reshape((n, oh, ow, f))?)
 }
 
-/// Per-channel batch norm of x (N, C, H, W) with the batch's own statistics.
+thread_local! {
+    static SELECTIONS: std::cell::RefCell<std::collections::HashMap<(usize, usize, DType, String), Tensor>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// S[(t, o), p] = 1 when input pixel p is tap t = 3·di + dj of output o under TF 'same'
+/// padding (cached per thread, size and dtype).
+fn selection(h: usize, w: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let key = (h, w, dtype, format!("{:?}", device.location()));
+    if let Some(t) = SELECTIONS.with(|m| m.borrow().get(&key).cloned()) {
+        return Ok(t);
+    }
+    let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
+    let (top, left) = (same_padding(h).0, same_padding(w).0);
+    let mut v = vec![0f32; 9 * oh * ow * h * w];
+    for di in 0..3 {
+        for dj in 0..3 {
+            for i in 0..oh {
+                for j in 0..ow {
+                    let (r, c) = ((2 * i + di) as isize - top as isize, (2 * j + dj) as isize - left as isize);
+                    if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
+                        let row = (3 * di + dj) * oh * ow + i * ow + j;
+                        v[row * h * w + r as usize * w + c as usize] = 1.0;
+                    }
+                }
+            }
+        }
+    }
+    let t = Tensor::from_vec(v, (9 * oh * ow, h * w), device)?.to_dtype(dtype)?;
+    SELECTIONS.with(|m| m.borrow_mut().insert(key, t.clone()));
+    Ok(t)
+}
+
+/// The same convolution by candle's `conv2d` on explicitly padded NCHW data (the slow
+/// reference of [`conv_same_stride2`]; NHWC in and out).
+pub fn conv_reference(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
+    let (_, h, w, _) = x.dims4()?;
+    let (top, bottom) = same_padding(h);
+    let (left, right) = same_padding(w);
+    let nchw = x.permute((0, 3, 1, 2))?.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
+    let k = kernel.permute((3, 2, 0, 1))?.contiguous()?;
+    Ok(nchw.contiguous()?.conv2d(&k, 0, 2, 1, 1)?.permute((0, 2, 3, 1))?)
+}
+
+/// Per-channel batch norm of NHWC x with the batch's own statistics (over N, H, W).
 pub fn batch_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
-    let c = x.dim(1)?;
-    let mean_nhw = |t: &Tensor| -> candle_core::Result<Tensor> {
-        t.mean_keepdim(0)?.mean_keepdim(2)?.mean_keepdim(3)
-    };
-    let mu = mean_nhw(x)?;
-    let centred = x.broadcast_sub(&mu)?;
-    let var = mean_nhw(&centred.sqr()?)?;
+    let dims = x.dims().to_vec();
+    let c = dims[dims.len() - 1];
+    let flat = x.reshape(((), c))?;
+    let mu = flat.mean_keepdim(0)?;
+    let centred = flat.broadcast_sub(&mu)?;
+    let var = centred.sqr()?.mean_keepdim(0)?;
     let std = (var + BN_EPS)?.sqrt()?;
-    let normed = centred.broadcast_div(&std)?;
-    Ok(normed
-        .broadcast_mul(&gamma.reshape((1, c, 1, 1))?)?
-        .broadcast_add(&beta.reshape((1, c, 1, 1))?)?)
+    let y = centred.broadcast_div(&std)?.broadcast_mul(gamma)?.broadcast_add(beta)?;
+    Ok(y.reshape(dims)?)
 }
 
 #[cfg(test)]
@@ -201,6 +259,20 @@ mod tests {
         assert_eq!(ConvNet::omniglot(20, 64).out_hw(), 2);
         assert_eq!(ConvNet::cifar100(20, 64).out_hw(), 2);
         assert_eq!(ConvNet::omniglot(20, 64).features(), 256);
+    }
+
+    #[test]
+    fn im2col_conv_matches_candle_conv2d() -> Result<()> {
+        for (h, c, f) in [(28, 1, 3), (7, 2, 4), (8, 3, 2), (5, 2, 2), (2, 4, 3)] {
+            let x = Tensor::randn(0f64, 1.0, (2, h, h, c), &Device::Cpu)?;
+            let k = Tensor::randn(0f64, 1.0, (3, 3, c, f), &Device::Cpu)?;
+            let fast = conv_same_stride2(&x, &k)?;
+            let slow = conv_reference(&x, &k)?;
+            assert_eq!(fast.dims(), slow.dims());
+            let diff = (fast - slow)?.abs()?.max_all()?.to_scalar::<f64>()?;
+            assert!(diff < 1e-12, "h = {h}: {diff}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -37,8 +37,12 @@ struct CurveObserver<'a> {
 impl CurveObserver<'_> {
     fn record(&mut self, iter: u64, calls: u64, wall_s: f64, theta: &ParamList) -> bool {
         match (self.evaluate)(theta) {
-            Ok(metrics) => {
-                self.non_finite |= metrics.values().any(|v| !v.is_finite());
+            Ok(mut metrics) => {
+                // JSON has no NaN: a non-finite value is dropped from the point and the run is
+                // marked diverged (records stay readable for --resume).
+                let before = metrics.len();
+                metrics.retain(|_, v| v.is_finite());
+                self.non_finite |= metrics.len() < before;
                 self.curve.push(CurvePoint { iter, calls, wall_s, metrics });
                 !self.non_finite
             }

@@ -2,9 +2,9 @@
 //!
 //! Any record content is drawn without panicking: points with a NaN or infinite coordinate,
 //! or one outside [1e-150, 1e150] on a logarithmic axis (beyond ±1e300 on a linear one), are
-//! skipped (a line breaks there); series of
-//! different lengths are cut to the shorter; empty figures get an empty frame; a range of one
-//! value is widened. An error band (`y_err`) is a shaded area of y ± err.
+//! skipped (a line breaks there); series of different lengths are cut to the shorter; empty
+//! figures get an empty frame; a range of one value is widened. An error band (`y_err`) is a shaded area of y ± err (error bars in scatter
+//! plots and at isolated points); on a log axis a non-positive y − err is cut at the axis.
 
 use super::super::record::{ExperimentReport, Figure};
 use super::super::store::write_atomic;
@@ -121,7 +121,7 @@ fn prepare(fig: &Figure) -> Vec<Prepared> {
                 }
             }
             segments.retain(|s| !s.is_empty());
-            bands.retain(|b| b.len() >= 2);
+            bands.retain(|b| !b.is_empty());
             Prepared {
                 label: s.label.clone(),
                 color: COLORS[i % COLORS.len()],
@@ -167,6 +167,32 @@ fn axis_range(extent: Option<(f64, f64)>, log: bool) -> (f64, f64) {
     }
 }
 
+/// Tick values of a log axis over [lo, hi] (0 < lo < hi, finite): 1–9 × 10^k within about a
+/// decade, 1, 2, 5 × 10^k within three, powers of ten beyond (every n-th one past 8 decades).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let (lo_l, hi_l) = (lo.log10(), hi.log10());
+    let decades = hi_l - lo_l;
+    let mantissas: &[f64] = if decades < 1.2 {
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    } else if decades < 3.0 {
+        &[1.0, 2.0, 5.0]
+    } else {
+        &[1.0]
+    };
+    let step = ((decades / 8.0).ceil() as i32).max(1);
+    let (k0, k1) = (lo_l.floor() as i32 - 1, hi_l.ceil() as i32 + 1);
+    let slack = 1e-9 * (hi - lo);
+    let mut ticks: Vec<f64> = (k0..=k1)
+        .filter(|k| k.rem_euclid(step) == 0)
+        .flat_map(|k| mantissas.iter().map(move |m| m * 10f64.powi(k)))
+        .filter(|v| *v >= lo - slack && *v <= hi + slack)
+        .collect();
+    if ticks.is_empty() {
+        ticks.push((lo * hi).sqrt());
+    }
+    ticks
+}
+
 /// The SVG text of one figure.
 pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
     let prepared = prepare(fig);
@@ -191,18 +217,14 @@ pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
         let root =
             SVGBackend::with_string(&mut buf, (width.max(64), height.max(64))).into_drawing_area();
         root.fill(&WHITE).map_err(plot_err)?;
+        // plotters labels a log axis only from the first power of ten up: give it our own ticks.
+        let log_x = || (x0..x1).log_scale().with_key_points(log_ticks(x0, x1));
+        let log_y = || (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
         match (fig.log_x, fig.log_y) {
             (false, false) => draw(&root, fig, &prepared, x0..x1, y0..y1, y0)?,
-            (true, false) => draw(&root, fig, &prepared, (x0..x1).log_scale(), y0..y1, y0)?,
-            (false, true) => draw(&root, fig, &prepared, x0..x1, (y0..y1).log_scale(), y0)?,
-            (true, true) => draw(
-                &root,
-                fig,
-                &prepared,
-                (x0..x1).log_scale(),
-                (y0..y1).log_scale(),
-                y0,
-            )?,
+            (true, false) => draw(&root, fig, &prepared, log_x(), y0..y1, y0)?,
+            (false, true) => draw(&root, fig, &prepared, x0..x1, log_y(), y0)?,
+            (true, true) => draw(&root, fig, &prepared, log_x(), log_y(), y0)?,
         }
         root.present().map_err(plot_err)?;
     }
@@ -245,9 +267,20 @@ where
         .draw()
         .map_err(plot_err)?;
 
-    // Bands first, so every line is drawn over every band.
+    // Bands first, so every line is drawn over every band. Scatter plots and isolated points
+    // get error bars instead of a shaded area.
     for p in prepared {
         for band in &p.bands {
+            if fig.scatter || band.len() == 1 {
+                let bars = band.iter().map(|&(x, lo, hi)| {
+                    PathElement::new(
+                        vec![(x, lo.unwrap_or(y_floor)), (x, hi)],
+                        p.color.stroke_width(1),
+                    )
+                });
+                chart.draw_series(bars).map_err(plot_err)?;
+                continue;
+            }
             let upper = band.iter().map(|&(x, _, hi)| (x, hi));
             let lower = band
                 .iter()
