@@ -28,13 +28,11 @@ impl<O: Oracles> Estimator<O> for Fom {
         let phi_r = rollout(o, theta, task, o.step_sizes().len())?;
         let bw = Backward::at_end(o, theta, task, &phi_r)?;
         let grad = bw.gradient(o, theta, task)?;
-        Ok(Estimate {
+        Ok(Estimate::deterministic(
             grad,
-            calls: o.calls() - before,
-            exact_drawn: None,
-            q: None,
-            peak_states: 1,
-            peak_state_bytes: phi_r.bytes(),
-        })
+            o.calls() - before,
+            1,
+            phi_r.bytes(),
+        ))
     }
 }

@@ -48,6 +48,25 @@ pub struct Estimate {
     pub peak_state_bytes: usize,
 }
 
+impl Estimate {
+    /// The estimate of a deterministic estimator holding `peak_states` states of `state_bytes`.
+    pub fn deterministic(
+        grad: ParamList,
+        calls: Calls,
+        peak_states: usize,
+        state_bytes: usize,
+    ) -> Self {
+        Self {
+            grad,
+            calls,
+            exact_drawn: None,
+            q: None,
+            peak_states,
+            peak_state_bytes: peak_states * state_bytes,
+        }
+    }
+}
+
 /// A hypergradient estimator over oracles `O`.
 pub trait Estimator<O: Oracles> {
     /// A short name (`fom`, `exact`, `ufom(q=0.1)`...).

@@ -31,13 +31,11 @@ impl<O: Oracles> Estimator<O> for RecomputeExact {
         let bw = Backward::at_end(o, theta, task, &phi_r)?;
         drop(phi_r);
         let grad = recompute_sweep(o, theta, task, bw, None)?;
-        Ok(Estimate {
+        Ok(Estimate::deterministic(
             grad,
-            calls: o.calls() - before,
-            exact_drawn: None,
-            q: None,
-            peak_states: 1,
-            peak_state_bytes: state_bytes,
-        })
+            o.calls() - before,
+            1,
+            state_bytes,
+        ))
     }
 }

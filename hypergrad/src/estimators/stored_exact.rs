@@ -44,13 +44,12 @@ impl<O: Oracles> Estimator<O> for StoredExact {
         for (phi_prev, &alpha) in states.iter().zip(alphas).rev() {
             bw.step_back(o, theta, task, phi_prev, alpha)?;
         }
-        Ok(Estimate {
-            grad: bw.gradient(o, theta, task)?,
-            calls: o.calls() - before,
-            exact_drawn: None,
-            q: None,
+        let grad = bw.gradient(o, theta, task)?;
+        Ok(Estimate::deterministic(
+            grad,
+            o.calls() - before,
             peak_states,
-            peak_state_bytes: peak_states * state_bytes,
-        })
+            state_bytes,
+        ))
     }
 }

@@ -27,13 +27,11 @@ impl<O: UnrolledReference> Estimator<O> for Unrolled {
         let grad = o.unrolled_gradient(theta, task)?;
         let state_bytes = o.start(theta, task)?.bytes();
         let peak_states = o.step_sizes().len() + 1;
-        Ok(Estimate {
+        Ok(Estimate::deterministic(
             grad,
-            calls: o.calls() - before,
-            exact_drawn: None,
-            q: None,
+            o.calls() - before,
             peak_states,
-            peak_state_bytes: peak_states * state_bytes,
-        })
+            state_bytes,
+        ))
     }
 }
