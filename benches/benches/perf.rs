@@ -319,8 +319,9 @@ fn main() -> Result<()> {
          time.mean_s / mean_calls"
             .to_string(),
         "peak_state_bytes: Estimate::peak_state_bytes (inner states φ_j held at once × bytes of \
-         one φ), deterministic; it does not count autodiff graphs (unrolled keeps an O(r) \
-         graph that is not included)"
+         one φ), deterministic; unrolled reports its r + 1 states like stored exact (the \
+         intermediate tensors of its autodiff graph are not counted). Unrolled's time grows \
+         ~r²: each inner step's backward pass traverses the graph of all earlier steps"
             .to_string(),
         "time/calls/peak-bytes exponents: least-squares slopes on log-log axes over r; fixed \
          per-estimate costs (outer gradient, folded step) pull time exponents below 1 or 2 at \

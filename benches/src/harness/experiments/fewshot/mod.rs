@@ -63,6 +63,7 @@ struct Sizes {
     eval_points: u64,
     curve_tasks: usize,
     test_tasks: usize,
+    reptile_eval_tasks: usize,
 }
 
 fn sizes(bench: Bench, scale: Scale) -> (Sizes, String) {
@@ -72,17 +73,17 @@ fn sizes(bench: Bench, scale: Scale) -> (Sizes, String) {
     };
     match scale {
         Scale::Smoke => (
-            Sizes { ways: if bench == Bench::Omniglot { vec![20] } else { all_ways }, filters: 4, r: 3, meta_batch: 2, exact_iters: 2, seeds: 1, eval_points: 2, curve_tasks: 2, test_tasks: 5 },
+            Sizes { ways: if bench == Bench::Omniglot { vec![20] } else { all_ways }, filters: 4, r: 3, meta_batch: 2, exact_iters: 2, seeds: 1, eval_points: 2, curve_tasks: 2, test_tasks: 5, reptile_eval_tasks: 2 },
             "smoke: 4 filters, r = 3, meta-batch 2, budget of 2 exact meta-iterations, 5 test tasks, 1 seed (Omniglot 20-way only)".into(),
         ),
         Scale::Default => (
-            Sizes { ways: all_ways, filters: 16, r: 10, meta_batch: 5, exact_iters: 12, seeds: 1, eval_points: 4, curve_tasks: 20, test_tasks: 100 },
-            "default (2-core CPU): 16 filters (paper 64), budget of 12 exact meta-iterations (paper 200,000 Omniglot / 40,000 CIFAR-100), 100 meta-test tasks (curve points on 20), 1 seed; r = 10, α = 0.005, meta-batch 5 and outer SGD 0.1 as in the paper".into(),
+            Sizes { ways: vec![20, 30], filters: 8, r: 10, meta_batch: 5, exact_iters: 4, seeds: 1, eval_points: 3, curve_tasks: 10, test_tasks: 50, reptile_eval_tasks: 20 },
+            format!("default (2-core CPU): {}8 filters (paper 64), budget of 4 exact meta-iterations = 1320 calls (paper 200,000 Omniglot / 40,000 CIFAR-100), 50 meta-test tasks (curve points on 10; Reptile's own evaluation on 20), 1 seed; r = 10, α = 0.005, meta-batch 5 and outer SGD 0.1 as in the paper. A gradient of the conv net costs tens of ms and an HVP ~0.1 s on this CPU, so larger budgets or all m do not fit in minutes", if bench == Bench::Omniglot { "m ∈ {20, 30} only (paper also 40, 50), " } else { "" }),
         ),
         Scale::Paper => {
             let iters = if bench == Bench::Omniglot { 200_000 } else { 40_000 };
             (
-                Sizes { ways: all_ways, filters: 64, r: 10, meta_batch: 5, exact_iters: iters, seeds: 1, eval_points: 20, curve_tasks: 100, test_tasks: 1000 },
+                Sizes { ways: all_ways, filters: 64, r: 10, meta_batch: 5, exact_iters: iters, seeds: 1, eval_points: 20, curve_tasks: 100, test_tasks: 1000, reptile_eval_tasks: 1000 },
                 format!("paper: 64 filters, r = 10, meta-batch 5, budget of {iters} exact meta-iterations, 1000 meta-test tasks (GPU)"),
             )
         }
@@ -242,6 +243,7 @@ impl Prepared for Ready {
             eval_points: self.sizes.eval_points,
             curve_tasks: self.sizes.curve_tasks,
             test_tasks: self.sizes.test_tasks,
+            reptile_eval_tasks: self.sizes.reptile_eval_tasks,
             dtype: self.plan.dtype,
             device: self.device.clone(),
             reptile: self.reptile.clone(),

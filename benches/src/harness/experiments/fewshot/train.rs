@@ -70,6 +70,8 @@ pub struct Setup<'a> {
     pub curve_tasks: usize,
     /// Meta-test tasks of the final evaluation.
     pub test_tasks: usize,
+    /// Meta-test tasks of Reptile's own evaluation (50 Adam steps each).
+    pub reptile_eval_tasks: usize,
     /// Training dtype.
     pub dtype: DType,
     /// Training device.
@@ -261,7 +263,7 @@ fn run_loop(setup: &Setup, method: &str, seed: u64, step: &mut MetaStep, reptile
     let calls = o.calls();
     let mut final_metrics = setup.evaluate(&problem, &theta, setup.test_tasks)?;
     if reptile_eval {
-        final_metrics.extend(setup.evaluate_reptile_own(&problem, &theta, setup.test_tasks)?);
+        final_metrics.extend(setup.evaluate_reptile_own(&problem, &theta, setup.reptile_eval_tasks)?);
     }
     if final_metrics.values().any(|v| !v.is_finite()) {
         status = RunStatus::Diverged;

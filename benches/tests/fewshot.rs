@@ -1,0 +1,105 @@
+//! The few-shot experiments end to end: `cifar100` at smoke scale on small official-format
+//! CIFAR-100 binary files written here (every method, both m, report files, resume), and the
+//! clear skip when real data is missing.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ufom(args: &[&str], hf_home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ufom"))
+        .args(args)
+        .env_remove("UFOM_DATA_DIR")
+        .env_remove("UFOM_FEWSHOT_BACKWARD_CLIP")
+        .env("HF_HOME", hf_home)
+        .env("HF_HUB_CACHE", hf_home.join("hub"))
+        .output()
+        .expect("run ufom")
+}
+
+/// `n` records of the official binary format: coarse label, fine label, 3072 pixel bytes.
+fn cifar_bin(n: usize, offset: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n * 3074);
+    for i in 0..n {
+        let fine = (i % 100) as u8;
+        out.push(fine / 5);
+        out.push(fine);
+        // Class-dependent images, so the task is learnable in principle.
+        out.extend((0..3072).map(|p| ((p * (usize::from(fine) + 1) + 31 * (i + offset)) % 251) as u8));
+    }
+    out
+}
+
+#[test]
+fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().join("cifar100");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // 11 train + 1 test image per class: 12 pooled, enough for Reptile's 10 train shots + 1.
+    std::fs::write(dir.join("train.bin"), cifar_bin(1100, 0)).expect("write train.bin");
+    std::fs::write(dir.join("test.bin"), cifar_bin(100, 5000)).expect("write test.bin");
+    let out = tempfile::tempdir().expect("tempdir");
+    let (d, o) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    let args = ["bench", "--experiment", "cifar100", "--scale", "smoke", "--data-dir", d, "--out", o];
+    let run = ufom(&args, data.path());
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("cifar100.json")).expect("json")).expect("parse");
+    let methods = report["methods"].as_array().expect("methods");
+    assert_eq!(methods.len(), 12, "6 methods × m ∈ {{20, 30}}");
+    let budget = report["budget"]["calls"].as_u64().expect("budget");
+    for m in methods {
+        let name = m["method"].as_str().expect("name");
+        let run = &m["runs"][0];
+        let acc = run["final_metrics"]["test_acc"].as_f64().expect("test_acc");
+        assert!((0.0..=100.0).contains(&acc), "{name}: {acc}");
+        assert!(run["final_metrics"]["test_acc_ci95"].as_f64().is_some(), "{name}");
+        assert!(run["calls"]["total"].as_u64().expect("calls") >= budget, "{name} under budget");
+        assert!(run["seconds_per_call"].as_f64().expect("s/call") > 0.0);
+        assert!(run["curve"].as_array().expect("curve").len() >= 2, "{name} curve");
+        if name.starts_with("reptile") {
+            assert_eq!(run["calls"]["hvp"], 0);
+            assert!(run["final_metrics"]["test_acc_reptile_eval"].as_f64().is_some());
+        }
+        if name.starts_with("fom") {
+            assert_eq!(run["calls"]["hvp"], 0);
+        }
+        if name.starts_with("exact") {
+            assert!(run["calls"]["hvp"].as_u64().expect("hvp") > 0);
+        }
+    }
+    // 30-way needs the widened (70/30) class split; recorded in the config.
+    assert!(report["config"]["cifar_30way_split"].is_string());
+    let table = &report["tables"][0];
+    assert!(table["caption"].as_str().expect("caption").contains("Table 2"));
+    let exact = table["rows"].as_array().expect("rows").iter().find(|r| r["label"] == "exact").expect("exact row");
+    assert_eq!(exact["published"]["m20"], 19.9);
+    assert!(exact["ours"]["m30"]["mean"].is_number());
+    assert!(report["notes"].as_array().expect("notes").iter().any(|n| n.as_str().is_some_and(|s| s.contains("Ordering"))));
+    for f in ["cifar100.md", "cifar100_acc_calls_20way.svg", "cifar100_acc_calls_30way.svg", "cifar100_acc_time_30way.svg"] {
+        let text = std::fs::read_to_string(out.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert!(!text.is_empty(), "{f}");
+    }
+    let md = std::fs::read_to_string(out.path().join("cifar100.md")).expect("md");
+    assert!(md.contains("19.9") && md.contains("reptile"), "{md}");
+
+    // Resume: every cell is reused, the methods are unchanged.
+    let mut resume_args = args.to_vec();
+    resume_args.push("--resume");
+    let again = ufom(&resume_args, data.path());
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let after: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("cifar100.json")).expect("json")).expect("parse");
+    assert_eq!(report["methods"], after["methods"], "resume recomputed finished cells");
+}
+
+#[test]
+fn cifar100_without_data_is_skipped_with_a_clear_reason() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = tempfile::tempdir().expect("tempdir");
+    let (d, o) = (empty.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
+    let run = ufom(&["bench", "--experiment", "cifar100", "--scale", "smoke", "--data-dir", d, "--out", o], empty.path());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "a missing data set must not fail the bench: {stderr}");
+    assert!(stderr.contains("cifar100") && stderr.contains("missing"), "{stderr}");
+    assert!(!out.path().join("cifar100.json").exists());
+}
