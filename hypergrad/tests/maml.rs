@@ -13,7 +13,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn tiny_net() -> ConvNet {
-    ConvNet { channels: 2, filters: 3, layers: 2, classes: 3, in_hw: 7 }
+    ConvNet {
+        channels: 2,
+        filters: 3,
+        layers: 2,
+        classes: 3,
+        in_hw: 7,
+    }
 }
 
 /// θ drawn by the network's initialiser, perturbed so γ, β and biases are not at 1/0.
@@ -41,7 +47,10 @@ fn convnet_first_and_second_derivatives_match_finite_differences() -> Result<()>
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let task = Maml::new(net.clone(), 1, 0.1)?.sample_task(&mut rng)?;
     let x = task.support_x.clone();
-    let w = Tensor::new(&[[0.3f64, -1.1, 0.7], [0.9, 0.2, -0.4], [-0.6, 0.5, 1.3]], &Device::Cpu)?;
+    let w = Tensor::new(
+        &[[0.3f64, -1.1, 0.7], [0.9, 0.2, -0.4], [-0.6, 0.5, 1.3]],
+        &Device::Cpu,
+    )?;
     let loss = |p: &ParamList| -> Result<f64> {
         Ok(weighted_logits(&net, p, &x, &w)?.to_scalar::<f64>()?)
     };
@@ -54,7 +63,9 @@ fn convnet_first_and_second_derivatives_match_finite_differences() -> Result<()>
         Ok((g.detach(), hv))
     };
     let base = th.to_vec()?;
-    let dir: Vec<f64> = (0..base.len()).map(|i| (((i * 13) % 7) as f64 - 3.0) / 3.0).collect();
+    let dir: Vec<f64> = (0..base.len())
+        .map(|i| (((i * 13) % 7) as f64 - 3.0) / 3.0)
+        .collect();
     let v = th.with_values(&dir)?;
     let (g, hv) = grad_and_hvp(&th, &v)?;
     let g = g.to_vec()?;
@@ -67,23 +78,39 @@ fn convnet_first_and_second_derivatives_match_finite_differences() -> Result<()>
             Ok((loss(&th.with_values(&a)?)? - loss(&th.with_values(&b)?)?) / (2.0 * h))
         })
         .collect::<Result<_>>()?;
-    assert!(relative_error(&g, &fd_g, 1e-8) < 1e-6, "∇L {g:?} vs {fd_g:?}");
+    assert!(
+        relative_error(&g, &fd_g, 1e-8) < 1e-6,
+        "∇L {g:?} vs {fd_g:?}"
+    );
     let h = 1e-5;
     let shifted = |s: f64| -> Result<Vec<f64>> {
         let x: Vec<f64> = base.iter().zip(&dir).map(|(b, d)| b + s * h * d).collect();
         grad_and_hvp(&th.with_values(&x)?, &v)?.0.to_vec()
     };
     let (gp, gm) = (shifted(1.0)?, shifted(-1.0)?);
-    let fd_hv: Vec<f64> = gp.iter().zip(&gm).map(|(a, b)| (a - b) / (2.0 * h)).collect();
+    let fd_hv: Vec<f64> = gp
+        .iter()
+        .zip(&gm)
+        .map(|(a, b)| (a - b) / (2.0 * h))
+        .collect();
     let hv = hv.to_vec()?;
     let scale = fd_hv.iter().fold(0.0f64, |m, x| m.max(x.abs()));
     assert!(scale > 1e-3, "H v is vacuous: {scale}");
-    assert!(relative_error(&hv, &fd_hv, 1e-8) < 1e-5, "H v {hv:?} vs {fd_hv:?}");
+    assert!(
+        relative_error(&hv, &fd_hv, 1e-8) < 1e-5,
+        "H v {hv:?} vs {fd_hv:?}"
+    );
 
     // The input gradient too (the conv's backward with respect to its input).
     let xv = Var::from_tensor(&x)?;
-    let gx = (net.forward(&th, xv.as_tensor())? * &w)?.sum_all()?.backward()?;
-    let gx = gx.get(xv.as_tensor()).expect("input gradient").flatten_all()?.to_vec1::<f64>()?;
+    let gx = (net.forward(&th, xv.as_tensor())? * &w)?
+        .sum_all()?
+        .backward()?;
+    let gx = gx
+        .get(xv.as_tensor())
+        .expect("input gradient")
+        .flatten_all()?
+        .to_vec1::<f64>()?;
     let xs = x.flatten_all()?.to_vec1::<f64>()?;
     for i in [0, 5, 17, 40, 77, xs.len() - 1] {
         let at = |d: f64| -> Result<f64> {
@@ -93,26 +120,51 @@ fn convnet_first_and_second_derivatives_match_finite_differences() -> Result<()>
             Ok(weighted_logits(&net, &th, &xt, &w)?.to_scalar::<f64>()?)
         };
         let fd = (at(1e-6)? - at(-1e-6)?) / 2e-6;
-        assert!((gx[i] - fd).abs() < 1e-6 * fd.abs().max(1.0), "∂/∂x_{i}: {} vs {fd}", gx[i]);
+        assert!(
+            (gx[i] - fd).abs() < 1e-6 * fd.abs().max(1.0),
+            "∂/∂x_{i}: {} vs {fd}",
+            gx[i]
+        );
     }
     Ok(())
 }
 
 #[test]
 fn maml_exact_meta_gradient_equals_unrolled_and_finite_differences() -> Result<()> {
-    let net = ConvNet { channels: 1, filters: 4, layers: 2, classes: 3, in_hw: 8 };
+    let net = ConvNet {
+        channels: 1,
+        filters: 4,
+        layers: 2,
+        classes: 3,
+        in_hw: 8,
+    };
     let maml = Maml::new(net.clone(), 3, 0.3)?;
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let task = maml.sample_task(&mut rng)?;
     let o = Counted::new(Autodiff::new(maml)?);
     let th = theta(&net, 4)?;
     let fom = Fom.estimate(&o, &th, &task, &mut rng)?.grad.to_vec()?;
-    let stored = StoredExact.estimate(&o, &th, &task, &mut rng)?.grad.to_vec()?;
-    let recompute = RecomputeExact.estimate(&o, &th, &task, &mut rng)?.grad.to_vec()?;
+    let stored = StoredExact
+        .estimate(&o, &th, &task, &mut rng)?
+        .grad
+        .to_vec()?;
+    let recompute = RecomputeExact
+        .estimate(&o, &th, &task, &mut rng)?
+        .grad
+        .to_vec()?;
     let unrolled = Unrolled.estimate(&o, &th, &task, &mut rng)?.grad.to_vec()?;
-    assert!(relative_error(&recompute, &stored, 1e-12) < 1e-9, "recompute vs stored");
-    assert!(relative_error(&unrolled, &stored, 1e-12) < 1e-9, "unrolled vs stored");
-    assert!(relative_error(&fom, &stored, 1e-12) > 1e-3, "FOM must differ from exact");
+    assert!(
+        relative_error(&recompute, &stored, 1e-12) < 1e-9,
+        "recompute vs stored"
+    );
+    assert!(
+        relative_error(&unrolled, &stored, 1e-12) < 1e-9,
+        "unrolled vs stored"
+    );
+    assert!(
+        relative_error(&fom, &stored, 1e-12) > 1e-3,
+        "FOM must differ from exact"
+    );
     // r(r−1)/2 + r + 1 gradient calls and r HVPs for the memory-efficient exact estimator.
     let before = o.calls();
     RecomputeExact.estimate(&o, &th, &task, &mut rng)?;
@@ -132,7 +184,11 @@ fn maml_exact_meta_gradient_equals_unrolled_and_finite_differences() -> Result<(
                 objective(o.inner(), &th.with_values(&v)?, &task)
             };
             let fd = (at(1e-5)? - at(-1e-5)?) / 2e-5;
-            assert!((stored[i] - fd).abs() < 1e-6 * scale.max(1e-3), "coordinate {i}: exact {} vs FD {fd}", stored[i]);
+            assert!(
+                (stored[i] - fd).abs() < 1e-6 * scale.max(1e-3),
+                "coordinate {i}: exact {} vs FD {fd}",
+                stored[i]
+            );
         }
         offset += n;
     }

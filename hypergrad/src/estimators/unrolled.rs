@@ -1,5 +1,7 @@
 //! The slow reference: candle back-propagates through the whole graph of the r inner steps
 //! (ITD / "unrolled" differentiation). Tests compare every other estimator against it.
+//! It is slow by design: with candle every inner step's backward pass walks the graph of all
+//! earlier steps, so its time grows ~r² (measured in `reports/perf.json`).
 
 use super::{Estimate, Estimator};
 use crate::error::Result;

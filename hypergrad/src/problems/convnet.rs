@@ -61,12 +61,24 @@ fn same_padding(h: usize) -> (usize, usize) {
 impl ConvNet {
     /// The paper's Omniglot network (28×28×1 input, 64 filters, 4 blocks).
     pub fn omniglot(classes: usize, filters: usize) -> Self {
-        Self { channels: 1, filters, layers: 4, classes, in_hw: 28 }
+        Self {
+            channels: 1,
+            filters,
+            layers: 4,
+            classes,
+            in_hw: 28,
+        }
     }
 
     /// The paper's CIFAR-100 network (32×32×3 input, 64 filters, 4 blocks).
     pub fn cifar100(classes: usize, filters: usize) -> Self {
-        Self { channels: 3, filters, layers: 4, classes, in_hw: 32 }
+        Self {
+            channels: 3,
+            filters,
+            layers: 4,
+            classes,
+            in_hw: 32,
+        }
     }
 
     fn validate(&self) -> Result<()> {
@@ -207,7 +219,10 @@ fn selection(h: usize, w: usize, dtype: DType, device: &Device) -> Result<Tensor
         for dj in 0..3 {
             for i in 0..oh {
                 for j in 0..ow {
-                    let (r, c) = ((2 * i + di) as isize - top as isize, (2 * j + dj) as isize - left as isize);
+                    let (r, c) = (
+                        (2 * i + di) as isize - top as isize,
+                        (2 * j + dj) as isize - left as isize,
+                    );
                     if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
                         let row = (3 * di + dj) * oh * ow + i * ow + j;
                         v[row * h * w + r as usize * w + c as usize] = 1.0;
@@ -227,9 +242,15 @@ pub fn conv_reference(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
     let (_, h, w, _) = x.dims4()?;
     let (top, bottom) = same_padding(h);
     let (left, right) = same_padding(w);
-    let nchw = x.permute((0, 3, 1, 2))?.pad_with_zeros(2, top, bottom)?.pad_with_zeros(3, left, right)?;
+    let nchw = x
+        .permute((0, 3, 1, 2))?
+        .pad_with_zeros(2, top, bottom)?
+        .pad_with_zeros(3, left, right)?;
     let k = kernel.permute((3, 2, 0, 1))?.contiguous()?;
-    Ok(nchw.contiguous()?.conv2d(&k, 0, 2, 1, 1)?.permute((0, 2, 3, 1))?)
+    Ok(nchw
+        .contiguous()?
+        .conv2d(&k, 0, 2, 1, 1)?
+        .permute((0, 2, 3, 1))?)
 }
 
 /// Per-channel batch norm of NHWC x with the batch's own statistics (over N, H, W).
@@ -241,7 +262,10 @@ pub fn batch_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Result<Tensor> {
     let centred = flat.broadcast_sub(&mu)?;
     let var = centred.sqr()?.mean_keepdim(0)?;
     let std = (var + BN_EPS)?.sqrt()?;
-    let y = centred.broadcast_div(&std)?.broadcast_mul(gamma)?.broadcast_add(beta)?;
+    let y = centred
+        .broadcast_div(&std)?
+        .broadcast_mul(gamma)?
+        .broadcast_add(beta)?;
     Ok(y.reshape(dims)?)
 }
 

@@ -62,7 +62,11 @@ impl Maml {
             ));
         }
         let source = synthetic_source(net.clone(), 1, 1, DType::F64, Device::Cpu);
-        Ok(Self { alphas: vec![alpha; steps], net, source })
+        Ok(Self {
+            alphas: vec![alpha; steps],
+            net,
+            source,
+        })
     }
 
     /// The same problem drawing its tasks from `source`.
@@ -93,7 +97,9 @@ impl Maml {
     /// (accuracy on the query images, query cross-entropy) of `phi`.
     pub fn query_metrics(&self, phi: &ParamList, task: &MamlTask) -> Result<(f64, f64)> {
         let logits = self.net.forward(phi, &task.query_x)?;
-        let ce = cross_entropy(&logits, &task.query_y)?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let ce = cross_entropy(&logits, &task.query_y)?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
         Ok((accuracy(&logits, &task.query_y)?, ce))
     }
 }
@@ -137,8 +143,9 @@ pub fn synthetic_source(
     Arc::new(move |rng: &mut dyn RngCore| {
         let m = net.classes;
         let size = net.channels * net.in_hw * net.in_hw;
-        let protos: Vec<Vec<f64>> =
-            (0..m).map(|_| (0..size).map(|_| super::normal(rng)).collect()).collect();
+        let protos: Vec<Vec<f64>> = (0..m)
+            .map(|_| (0..size).map(|_| super::normal(rng)).collect())
+            .collect();
         let mut draw = |per_class: usize| -> Result<(Tensor, Tensor)> {
             let (mut x, mut y) = (Vec::new(), vec![0f64; m * per_class * m]);
             for (c, proto) in protos.iter().enumerate() {
@@ -156,6 +163,11 @@ pub fn synthetic_source(
         };
         let (support_x, support_y) = draw(shots)?;
         let (query_x, query_y) = draw(queries)?;
-        Ok(MamlTask { support_x, support_y, query_x, query_y })
+        Ok(MamlTask {
+            support_x,
+            support_y,
+            query_x,
+            query_y,
+        })
     })
 }
