@@ -41,7 +41,9 @@ fn without_timing(mut v: Value) -> Value {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema = read(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/schema/experiment.schema.json"));
+    let schema = read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/schema/experiment.schema.json"),
+    );
     jsonschema::validator_for(&schema).expect("schema compiles")
 }
 
@@ -54,7 +56,10 @@ fn smoke_bench_writes_valid_reports_and_resumes() {
     assert!(first.status.success(), "{stderr}");
     let ran_hypercleaning = dir.path().join("hypercleaning.json").exists();
     if !ran_hypercleaning {
-        assert!(stderr.contains("skipped hypercleaning"), "hypercleaning neither ran nor said why: {stderr}");
+        assert!(
+            stderr.contains("skipped hypercleaning"),
+            "hypercleaning neither ran nor said why: {stderr}"
+        );
         eprintln!("SKIPPED part: hypercleaning (no MNIST found): {stderr}");
     }
     let v = validator();
@@ -65,18 +70,27 @@ fn smoke_bench_writes_valid_reports_and_resumes() {
     for name in &experiments {
         let report = read(&dir.path().join(format!("{name}.json")));
         let errors: Vec<String> = v.iter_errors(&report).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{name}.json violates the schema: {errors:?}");
-        let md = std::fs::read_to_string(dir.path().join(format!("{name}.md"))).expect("markdown report");
+        assert!(
+            errors.is_empty(),
+            "{name}.json violates the schema: {errors:?}"
+        );
+        let md = std::fs::read_to_string(dir.path().join(format!("{name}.md")))
+            .expect("markdown report");
         for fig in report["figures"].as_array().expect("figures") {
-            let svg = dir.path().join(format!("{name}_{}.svg", fig["id"].as_str().expect("id")));
-            let text = std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
+            let svg = dir
+                .path()
+                .join(format!("{name}_{}.svg", fig["id"].as_str().expect("id")));
+            let text =
+                std::fs::read_to_string(&svg).unwrap_or_else(|e| panic!("{}: {e}", svg.display()));
             assert!(text.contains("<svg"), "{} is not SVG", svg.display());
             assert!(md.contains(svg.file_name().and_then(|n| n.to_str()).expect("name")));
         }
         assert!(!report["methods"].as_array().expect("methods").is_empty());
     }
     let bencher = read(&dir.path().join("bencher.json"));
-    assert!(bencher.as_object().is_some_and(|m| m.keys().any(|k| k.starts_with("synthetic/"))));
+    assert!(bencher
+        .as_object()
+        .is_some_and(|m| m.keys().any(|k| k.starts_with("synthetic/"))));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .expect("list")
         .filter_map(Result::ok)
@@ -86,14 +100,38 @@ fn smoke_bench_writes_valid_reports_and_resumes() {
 
     // --resume reuses every finished cell: identical report, timing fields included.
     let before = read(&dir.path().join("synthetic.json"));
-    let again = ufom(&["bench", "--scale", "smoke", "--experiment", "synthetic", "--resume", "--out", out]);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--resume",
+        "--out",
+        out,
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let after = read(&dir.path().join("synthetic.json"));
-    assert_eq!(before["methods"], after["methods"], "resume recomputed finished cells");
+    assert_eq!(
+        before["methods"], after["methods"],
+        "resume recomputed finished cells"
+    );
 
     // A fresh run with the same seeds gives the same report apart from timing fields.
     let fresh = tempfile::tempdir().expect("tempdir");
-    let rerun = ufom(&["bench", "--scale", "smoke", "--experiment", "synthetic", "--out", fresh.path().to_str().expect("utf-8")]);
+    let rerun = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--out",
+        fresh.path().to_str().expect("utf-8"),
+    ]);
     assert!(rerun.status.success());
     let mut a = without_timing(before);
     let mut b = without_timing(read(&fresh.path().join("synthetic.json")));
@@ -105,9 +143,20 @@ fn smoke_bench_writes_valid_reports_and_resumes() {
 #[test]
 fn unknown_experiment_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = ufom(&["bench", "--scale", "smoke", "--experiment", "nope", "--out", dir.path().to_str().expect("utf-8")]);
+    let out = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "nope",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown experiment `nope`") && err.contains("synthetic"), "{err}");
+    assert!(
+        err.contains("unknown experiment `nope`") && err.contains("synthetic"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1);
 }

@@ -1,6 +1,7 @@
 //! The few-shot experiments end to end: `cifar100` at smoke scale on small official-format
-//! CIFAR-100 binary files written here (every method, both m, report files, resume), and the
-//! clear skip when real data is missing.
+//! CIFAR-100 binary files written here (every method, both m, report files, resume), the clear
+//! skip when real data is missing, and `omniglot` at smoke scale when the shared Omniglot is
+//! present (skipped, with a message, otherwise).
 
 use serde_json::Value;
 use std::path::Path;
@@ -25,7 +26,9 @@ fn cifar_bin(n: usize, offset: usize) -> Vec<u8> {
         out.push(fine / 5);
         out.push(fine);
         // Class-dependent images, so the task is learnable in principle.
-        out.extend((0..3072).map(|p| ((p * (usize::from(fine) + 1) + 31 * (i + offset)) % 251) as u8));
+        out.extend(
+            (0..3072).map(|p| ((p * (usize::from(fine) + 1) + 31 * (i + offset)) % 251) as u8),
+        );
     }
     out
 }
@@ -39,12 +42,32 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
     std::fs::write(dir.join("train.bin"), cifar_bin(1100, 0)).expect("write train.bin");
     std::fs::write(dir.join("test.bin"), cifar_bin(100, 5000)).expect("write test.bin");
     let out = tempfile::tempdir().expect("tempdir");
-    let (d, o) = (data.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
-    let args = ["bench", "--experiment", "cifar100", "--scale", "smoke", "--data-dir", d, "--out", o];
+    let (d, o) = (
+        data.path().to_str().expect("utf-8"),
+        out.path().to_str().expect("utf-8"),
+    );
+    let args = [
+        "bench",
+        "--experiment",
+        "cifar100",
+        "--scale",
+        "smoke",
+        "--data-dir",
+        d,
+        "--out",
+        o,
+    ];
     let run = ufom(&args, data.path());
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("cifar100.json")).expect("json")).expect("parse");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("cifar100.json")).expect("json"),
+    )
+    .expect("parse");
     let methods = report["methods"].as_array().expect("methods");
     assert_eq!(methods.len(), 12, "6 methods × m ∈ {{20, 30}}");
     let budget = report["budget"]["calls"].as_u64().expect("budget");
@@ -53,13 +76,24 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
         let run = &m["runs"][0];
         let acc = run["final_metrics"]["test_acc"].as_f64().expect("test_acc");
         assert!((0.0..=100.0).contains(&acc), "{name}: {acc}");
-        assert!(run["final_metrics"]["test_acc_ci95"].as_f64().is_some(), "{name}");
-        assert!(run["calls"]["total"].as_u64().expect("calls") >= budget, "{name} under budget");
+        assert!(
+            run["final_metrics"]["test_acc_ci95"].as_f64().is_some(),
+            "{name}"
+        );
+        assert!(
+            run["calls"]["total"].as_u64().expect("calls") >= budget,
+            "{name} under budget"
+        );
         assert!(run["seconds_per_call"].as_f64().expect("s/call") > 0.0);
-        assert!(run["curve"].as_array().expect("curve").len() >= 2, "{name} curve");
+        assert!(
+            run["curve"].as_array().expect("curve").len() >= 2,
+            "{name} curve"
+        );
         if name.starts_with("reptile") {
             assert_eq!(run["calls"]["hvp"], 0);
-            assert!(run["final_metrics"]["test_acc_reptile_eval"].as_f64().is_some());
+            assert!(run["final_metrics"]["test_acc_reptile_eval"]
+                .as_f64()
+                .is_some());
         }
         if name.starts_with("fom") {
             assert_eq!(run["calls"]["hvp"], 0);
@@ -71,13 +105,31 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
     // 30-way needs the widened (70/30) class split; recorded in the config.
     assert!(report["config"]["cifar_30way_split"].is_string());
     let table = &report["tables"][0];
-    assert!(table["caption"].as_str().expect("caption").contains("Table 2"));
-    let exact = table["rows"].as_array().expect("rows").iter().find(|r| r["label"] == "exact").expect("exact row");
+    assert!(table["caption"]
+        .as_str()
+        .expect("caption")
+        .contains("Table 2"));
+    let exact = table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["label"] == "exact")
+        .expect("exact row");
     assert_eq!(exact["published"]["m20"], 19.9);
     assert!(exact["ours"]["m30"]["mean"].is_number());
-    assert!(report["notes"].as_array().expect("notes").iter().any(|n| n.as_str().is_some_and(|s| s.contains("Ordering"))));
-    for f in ["cifar100.md", "cifar100_acc_calls_20way.svg", "cifar100_acc_calls_30way.svg", "cifar100_acc_time_30way.svg"] {
-        let text = std::fs::read_to_string(out.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    assert!(report["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .any(|n| n.as_str().is_some_and(|s| s.contains("Ordering"))));
+    for f in [
+        "cifar100.md",
+        "cifar100_acc_calls_20way.svg",
+        "cifar100_acc_calls_30way.svg",
+        "cifar100_acc_time_30way.svg",
+    ] {
+        let text =
+            std::fs::read_to_string(out.path().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert!(!text.is_empty(), "{f}");
     }
     let md = std::fs::read_to_string(out.path().join("cifar100.md")).expect("md");
@@ -87,19 +139,122 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
     let mut resume_args = args.to_vec();
     resume_args.push("--resume");
     let again = ufom(&resume_args, data.path());
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
-    let after: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("cifar100.json")).expect("json")).expect("parse");
-    assert_eq!(report["methods"], after["methods"], "resume recomputed finished cells");
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let after: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("cifar100.json")).expect("json"),
+    )
+    .expect("parse");
+    assert_eq!(
+        report["methods"], after["methods"],
+        "resume recomputed finished cells"
+    );
 }
 
 #[test]
 fn cifar100_without_data_is_skipped_with_a_clear_reason() {
     let empty = tempfile::tempdir().expect("tempdir");
     let out = tempfile::tempdir().expect("tempdir");
-    let (d, o) = (empty.path().to_str().expect("utf-8"), out.path().to_str().expect("utf-8"));
-    let run = ufom(&["bench", "--experiment", "cifar100", "--scale", "smoke", "--data-dir", d, "--out", o], empty.path());
+    let (d, o) = (
+        empty.path().to_str().expect("utf-8"),
+        out.path().to_str().expect("utf-8"),
+    );
+    let run = ufom(
+        &[
+            "bench",
+            "--experiment",
+            "cifar100",
+            "--scale",
+            "smoke",
+            "--data-dir",
+            d,
+            "--out",
+            o,
+        ],
+        empty.path(),
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert!(run.status.success(), "a missing data set must not fail the bench: {stderr}");
-    assert!(stderr.contains("cifar100") && stderr.contains("missing"), "{stderr}");
+    assert!(
+        run.status.success(),
+        "a missing data set must not fail the bench: {stderr}"
+    );
+    assert!(
+        stderr.contains("cifar100") && stderr.contains("missing"),
+        "{stderr}"
+    );
     assert!(!out.path().join("cifar100.json").exists());
+}
+
+#[test]
+fn omniglot_smoke_on_the_shared_data_when_present() {
+    let root = std::env::var_os("UFOM_DATA_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets"));
+    if !root.join("omniglot").is_dir() {
+        eprintln!("SKIPPED: no Omniglot under {}", root.display());
+        return;
+    }
+    let out = tempfile::tempdir().expect("tempdir");
+    let hf = tempfile::tempdir().expect("tempdir");
+    let (d, o) = (
+        root.to_str().expect("utf-8"),
+        out.path().to_str().expect("utf-8"),
+    );
+    let run = ufom(
+        &[
+            "bench",
+            "--experiment",
+            "omniglot",
+            "--scale",
+            "smoke",
+            "--data-dir",
+            d,
+            "--out",
+            o,
+        ],
+        hf.path(),
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("omniglot.json")).expect("json"),
+    )
+    .expect("parse");
+    let names: Vec<&str> = report["methods"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .filter_map(|m| m["method"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "exact@20",
+            "fom@20",
+            "ufom_q0.1@20",
+            "ufom_q0.2@20",
+            "adaptive@20",
+            "reptile@20"
+        ]
+    );
+    // Both published tables: the paper's (no 20-way entry) and UFO-BLO's (20-way exact 95.8).
+    let ufo = report["tables"]
+        .as_array()
+        .expect("tables")
+        .iter()
+        .find(|t| t["caption"].as_str().is_some_and(|c| c.contains("UFO-BLO")))
+        .expect("UFO-BLO table");
+    let exact = ufo["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["label"] == "exact")
+        .expect("exact");
+    assert_eq!(exact["published"]["m20"], 95.8);
 }

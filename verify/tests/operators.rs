@@ -147,6 +147,34 @@ fn ops() -> Vec<(&'static str, Vec<Vec<usize>>, Domain, F)> {
             Box::new(|x| batch_norm(&x[0], &x[1], &x[2])),
         ),
         (
+            // The whole few-shot network: 2 × [conv 3×3 stride 2 'same' (matmul im2col) →
+            // batch norm from primitives → relu] → dense, on a (3, 2, 7, 7) input.
+            "problems::ConvNet",
+            vec![
+                vec![3, 2, 7, 7],
+                vec![3, 3, 2, 3],
+                vec![3],
+                vec![3],
+                vec![3, 3, 3, 3],
+                vec![3],
+                vec![3],
+                vec![12, 3],
+                vec![3],
+            ],
+            Domain::Real,
+            Box::new(|x| {
+                let net = hypergrad::problems::ConvNet {
+                    channels: 2,
+                    filters: 3,
+                    layers: 2,
+                    classes: 3,
+                    in_hw: 7,
+                };
+                let params = hg(hypergrad::ParamList::new(x[1..].to_vec()))?;
+                hg(net.forward(&params, &x[0]))
+            }),
+        ),
+        (
             "nn::log_softmax",
             vec![vec![3, 4]],
             Domain::Real,

@@ -54,7 +54,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         experiments: a.experiments.clone(),
         out: a.out.clone(),
         resume: a.resume,
-        ctx: Context { scale: a.scale, data_dir: a.data_dir.clone(), device },
+        ctx: Context {
+            scale: a.scale,
+            data_dir: a.data_dir.clone(),
+            device,
+        },
     };
     let outcome = run_bench(&opts).map_err(|e| match e.downcast::<UnknownExperiment>() {
         Ok(u) => UsageError(u.to_string()).into(),

@@ -23,8 +23,14 @@ pub fn capture(device: &candle_core::Device, dtype: candle_core::DType) -> Envir
         candle_core::DeviceLocation::Metal { gpu_id } => format!("metal:{gpu_id}"),
     };
     let crate_versions = BTreeMap::from([
-        ("ufom-bench".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("candle-core".to_string(), env!("UFOM_CANDLE_VERSION").to_string()),
+        (
+            "ufom-bench".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        ),
+        (
+            "candle-core".to_string(),
+            env!("UFOM_CANDLE_VERSION").to_string(),
+        ),
     ]);
     Environment {
         git_commit: git_commit(),

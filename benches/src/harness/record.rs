@@ -63,7 +63,11 @@ pub struct CallCount {
 
 impl From<hypergrad::Calls> for CallCount {
     fn from(c: hypergrad::Calls) -> Self {
-        Self { grad: c.grad, hvp: c.hvp, total: c.total() }
+        Self {
+            grad: c.grad,
+            hvp: c.hvp,
+            total: c.total(),
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! The runner: selects experiments, runs their (method, seed) cells with progress and resume,
 //! aggregates, and hands the records to the reporters.
 
+use super::env;
 use super::experiments::{registry, Availability, Context, Experiment};
-use super::record::{ExperimentReport, MethodReport, RunRecord, RunStatus, Scale, Stat, SCHEMA_VERSION};
+use super::record::{
+    ExperimentReport, MethodReport, RunRecord, RunStatus, Scale, Stat, SCHEMA_VERSION,
+};
 use super::report::write_all;
 use super::store::{read_json, CellStore};
-use super::env;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -49,13 +51,24 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
     let names: Vec<&str> = all.iter().map(|e| e.name()).collect();
     for n in &opts.experiments {
         if !names.contains(&n.as_str()) {
-            return Err(UnknownExperiment { name: n.clone(), available: names.join(", ") }.into());
+            return Err(UnknownExperiment {
+                name: n.clone(),
+                available: names.join(", "),
+            }
+            .into());
         }
     }
     let explicit = !opts.experiments.is_empty();
-    let mut outcome = BenchOutcome { ran: Vec::new(), skipped: Vec::new(), files: Vec::new() };
+    let mut outcome = BenchOutcome {
+        ran: Vec::new(),
+        skipped: Vec::new(),
+        files: Vec::new(),
+    };
     let mut reports = Vec::new();
-    for exp in all.iter().filter(|e| !explicit || opts.experiments.iter().any(|n| n == e.name())) {
+    for exp in all
+        .iter()
+        .filter(|e| !explicit || opts.experiments.iter().any(|n| n == e.name()))
+    {
         if let Availability::Missing(why) = exp.availability(&opts.ctx) {
             tracing::warn!(experiment = exp.name(), "skipped: {why}");
             outcome.skipped.push((exp.name().to_string(), why));
@@ -65,7 +78,10 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
         outcome.ran.push(exp.name().to_string());
     }
     // Reports of this scale already in the output directory join the dashboard and tables.
-    for name in names.iter().filter(|n| !outcome.ran.iter().any(|r| r == *n)) {
+    for name in names
+        .iter()
+        .filter(|n| !outcome.ran.iter().any(|r| r == *n))
+    {
         let path = opts.out.join(format!("{name}.json"));
         if let Ok(old) = read_json::<ExperimentReport>(&path) {
             if old.schema_version == SCHEMA_VERSION && old.scale == opts.ctx.scale {
@@ -97,12 +113,21 @@ fn scale_name(s: Scale) -> &'static str {
 }
 
 fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<ExperimentReport> {
-    let prepared = exp.prepare(&opts.ctx).with_context(|| format!("preparing {}", exp.name()))?;
+    let prepared = exp
+        .prepare(&opts.ctx)
+        .with_context(|| format!("preparing {}", exp.name()))?;
     let plan = prepared.plan().clone();
-    let key = format!("{}-{}", scale_name(opts.ctx.scale), &config_key(&plan.config)[..8]);
+    let key = format!(
+        "{}-{}",
+        scale_name(opts.ctx.scale),
+        &config_key(&plan.config)[..8]
+    );
     let store = CellStore::new(&opts.out, exp.name(), &key);
     let cells = (plan.methods.len() * plan.seeds.len()) as u64;
-    let bar = ProgressBar::with_draw_target(Some(cells * plan.budget.calls), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(
+        Some(cells * plan.budget.calls),
+        ProgressDrawTarget::stderr(),
+    );
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {percent}% {msg} ({elapsed}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -114,10 +139,19 @@ fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<Experimen
         let mut runs = Vec::new();
         for &seed in &plan.seeds {
             bar.set_message(format!("{method} seed {seed}"));
-            let cached = if opts.resume { store.load(method, seed) } else { None };
+            let cached = if opts.resume {
+                store.load(method, seed)
+            } else {
+                None
+            };
             let record = match cached {
                 Some(r) => {
-                    tracing::info!(experiment = exp.name(), method, seed, "resumed finished cell");
+                    tracing::info!(
+                        experiment = exp.name(),
+                        method,
+                        seed,
+                        "resumed finished cell"
+                    );
                     r
                 }
                 None => {
@@ -131,7 +165,12 @@ fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<Experimen
                 }
             };
             if record.status == RunStatus::Diverged {
-                tracing::warn!(experiment = exp.name(), method, seed, "run diverged; recorded as such");
+                tracing::warn!(
+                    experiment = exp.name(),
+                    method,
+                    seed,
+                    "run diverged; recorded as such"
+                );
             }
             done_calls += plan.budget.calls;
             bar.set_position(done_calls);
@@ -160,14 +199,23 @@ fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<Experimen
 
 /// Mean ± std of the final metrics over the finished runs of a method.
 pub fn aggregate(method: &str, runs: Vec<RunRecord>) -> MethodReport {
-    let finished: Vec<&RunRecord> = runs.iter().filter(|r| r.status == RunStatus::Finished).collect();
-    let mut keys: Vec<&String> = finished.iter().flat_map(|r| r.final_metrics.keys()).collect();
+    let finished: Vec<&RunRecord> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Finished)
+        .collect();
+    let mut keys: Vec<&String> = finished
+        .iter()
+        .flat_map(|r| r.final_metrics.keys())
+        .collect();
     keys.sort();
     keys.dedup();
     let summary: BTreeMap<String, Stat> = keys
         .into_iter()
         .filter_map(|k| {
-            let v: Vec<f64> = finished.iter().filter_map(|r| r.final_metrics.get(k).copied()).collect();
+            let v: Vec<f64> = finished
+                .iter()
+                .filter_map(|r| r.final_metrics.get(k).copied())
+                .collect();
             Stat::of(&v).map(|s| (k.clone(), s))
         })
         .collect();

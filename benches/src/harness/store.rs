@@ -17,12 +17,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
         .with_context(|| format!("writing {}", tmp.display()))?;
     drop(f);
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// Writes `value` as pretty JSON (with a final newline) atomically.
@@ -46,13 +48,21 @@ pub struct CellStore {
 impl CellStore {
     /// Cells of `experiment` at `scale` under `out`.
     pub fn new(out: &Path, experiment: &str, scale: &str) -> Self {
-        Self { dir: out.join("cells").join(experiment).join(scale) }
+        Self {
+            dir: out.join("cells").join(experiment).join(scale),
+        }
     }
 
     fn path(&self, method: &str, seed: u64) -> PathBuf {
         let safe: String = method
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(format!("{safe}__seed{seed}.json"))
     }

@@ -179,59 +179,54 @@ impl ConvNet {
 /// 3×3 convolution, stride 2, TF 'same' padding, on NHWC input x (N, H, W, C) with a TF-layout
 /// kernel (3, 3, C, F); output (N, ⌈H/2⌉, ⌈W/2⌉, F).
 ///
-/// Written as im2col by a constant 0/1 selection matrix S (9·out², H·W) and two matmuls, so
-/// the backward passes (first and second order) are matmuls too: candle's CPU `conv2d`
-/// backward (a naive transposed convolution) and a narrow/cat im2col both made a
-/// meta-gradient many times slower. Zero padding is implicit (rows of S with no 1).
-/// [`conv_reference`] is the slow twin.
+/// Written as im2col by constant 0/1 selection matrices and matmuls, so the backward passes
+/// (first and second order) are matmuls and copies too: candle's CPU `conv2d` backward (a
+/// naive transposed convolution) and a narrow/cat im2col both made a meta-gradient many times
+/// slower. The selection is separable: rows first (R: (3·⌈H/2⌉, H)), then columns; zero padding
+/// is implicit (rows of R with no 1). [`conv_reference`] is the slow twin.
 pub fn conv_same_stride2(x: &Tensor, kernel: &Tensor) -> Result<Tensor> {
     let (n, h, w, c) = x.dims4()?;
     let f = kernel.dim(3)?;
     let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let s = selection(h, w, x.dtype(), x.device())?;
-    // (H·W, N·C) → S → (9·oh·ow, N·C) → rows (n, o) of 9·C taps ordered (di, dj, c).
-    let xt = x.permute((1, 2, 0, 3))?.reshape((h * w, n * c))?;
-    let cols = s
-        .matmul(&xt)?
-        .reshape((9, oh * ow, n, c))?
-        .permute((2, 1, 0, 3))?
+    let rows = selection(h, x.dtype(), x.device())?;
+    let cols = selection(w, x.dtype(), x.device())?;
+    // (H, W·N·C) → R → (3·oh, W, N·C) → (W, 3·oh·N·C) → C → (3·ow, 3·oh·N·C).
+    let a = rows.matmul(&x.permute((1, 2, 0, 3))?.reshape((h, w * n * c))?)?;
+    let a = a
+        .reshape((3 * oh, w, n * c))?
+        .permute((1, 0, 2))?
+        .reshape((w, 3 * oh * n * c))?;
+    let b = cols.matmul(&a)?.reshape(vec![3, ow, 3, oh, n, c])?;
+    // (dj, j, di, i, n, c) → rows (n, i, j) of 9·C taps ordered (di, dj, c) like the kernel.
+    let taps = b
+        .permute(vec![4, 3, 1, 2, 0, 5])?
         .reshape((n * oh * ow, 9 * c))?;
-    let out = cols.matmul(&kernel.reshape((9 * c, f))?)?;
+    let out = taps.matmul(&kernel.reshape((9 * c, f))?)?;
     Ok(out.reshape((n, oh, ow, f))?)
 }
 
 thread_local! {
-    static SELECTIONS: std::cell::RefCell<std::collections::HashMap<(usize, usize, DType, String), Tensor>> =
+    static SELECTIONS: std::cell::RefCell<std::collections::HashMap<(usize, DType, String), Tensor>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// S[(t, o), p] = 1 when input pixel p is tap t = 3·di + dj of output o under TF 'same'
-/// padding (cached per thread, size and dtype).
-fn selection(h: usize, w: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let key = (h, w, dtype, format!("{:?}", device.location()));
+/// R[(d, i), r] = 1 when input row r is tap d of output row i under TF 'same' padding, i.e.
+/// r = 2i + d − pad_before (cached per thread, size, dtype and device).
+fn selection(h: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let key = (h, dtype, format!("{:?}", device.location()));
     if let Some(t) = SELECTIONS.with(|m| m.borrow().get(&key).cloned()) {
         return Ok(t);
     }
-    let (oh, ow) = (h.div_ceil(2), w.div_ceil(2));
-    let (top, left) = (same_padding(h).0, same_padding(w).0);
-    let mut v = vec![0f32; 9 * oh * ow * h * w];
-    for di in 0..3 {
-        for dj in 0..3 {
-            for i in 0..oh {
-                for j in 0..ow {
-                    let (r, c) = (
-                        (2 * i + di) as isize - top as isize,
-                        (2 * j + dj) as isize - left as isize,
-                    );
-                    if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
-                        let row = (3 * di + dj) * oh * ow + i * ow + j;
-                        v[row * h * w + r as usize * w + c as usize] = 1.0;
-                    }
-                }
+    let (oh, top) = (h.div_ceil(2), same_padding(h).0);
+    let mut v = vec![0f32; 3 * oh * h];
+    for d in 0..3 {
+        for i in 0..oh {
+            if let Some(r) = (2 * i + d).checked_sub(top).filter(|&r| r < h) {
+                v[(d * oh + i) * h + r] = 1.0;
             }
         }
     }
-    let t = Tensor::from_vec(v, (9 * oh * ow, h * w), device)?.to_dtype(dtype)?;
+    let t = Tensor::from_vec(v, (3 * oh, h), device)?.to_dtype(dtype)?;
     SELECTIONS.with(|m| m.borrow_mut().insert(key, t.clone()));
     Ok(t)
 }

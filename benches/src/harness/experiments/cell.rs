@@ -43,7 +43,12 @@ impl CurveObserver<'_> {
                 let before = metrics.len();
                 metrics.retain(|_, v| v.is_finite());
                 self.non_finite |= metrics.len() < before;
-                self.curve.push(CurvePoint { iter, calls, wall_s, metrics });
+                self.curve.push(CurvePoint {
+                    iter,
+                    calls,
+                    wall_s,
+                    metrics,
+                });
                 !self.non_finite
             }
             Err(e) => {
@@ -103,26 +108,51 @@ pub fn train_cell<O: Oracles>(
         last_iter: 0,
     };
     obs.record(0, 0, 0.0, &theta0);
-    let limits = Budget { max_iters: None, max_calls: Some(budget.calls) };
-    let summary = train(oracles, estimator, optimizer, theta0, sample_task, limits, rng, &mut obs)?;
+    let limits = Budget {
+        max_iters: None,
+        max_calls: Some(budget.calls),
+    };
+    let summary = train(
+        oracles,
+        estimator,
+        optimizer,
+        theta0,
+        sample_task,
+        limits,
+        rng,
+        &mut obs,
+    )?;
     if let Some(e) = obs.failure.take() {
         return Err(e);
     }
     let calls = oracles.calls() - calls0;
     let diverged = obs.non_finite || summary.termination == Termination::Diverged;
     if !diverged && obs.curve.last().is_some_and(|p| p.calls < calls.total()) {
-        obs.record(summary.iters, calls.total(), start.elapsed().as_secs_f64(), &summary.theta);
+        obs.record(
+            summary.iters,
+            calls.total(),
+            start.elapsed().as_secs_f64(),
+            &summary.theta,
+        );
     }
     let wall_s = start.elapsed().as_secs_f64();
     let mut extra = BTreeMap::new();
     if !obs.q.is_empty() {
         extra.insert("q".to_string(), obs.q);
     }
-    let final_metrics = obs.curve.last().map(|p| p.metrics.clone()).unwrap_or_default();
+    let final_metrics = obs
+        .curve
+        .last()
+        .map(|p| p.metrics.clone())
+        .unwrap_or_default();
     Ok(RunRecord {
         method: method.to_string(),
         seed,
-        status: if diverged || obs.non_finite { RunStatus::Diverged } else { RunStatus::Finished },
+        status: if diverged || obs.non_finite {
+            RunStatus::Diverged
+        } else {
+            RunStatus::Finished
+        },
         iterations: summary.iters.max(obs.last_iter),
         calls: CallCount::from(calls),
         wall_s,
@@ -151,11 +181,19 @@ pub fn mean_curve(label: &str, runs: &[RunRecord], metric: &str) -> crate::harne
     for i in 0..len {
         let xs: Vec<f64> = curves.iter().map(|c| c[i].0).collect();
         let ys: Vec<f64> = curves.iter().map(|c| c[i].1).collect();
-        if let (Some(sx), Some(sy)) = (crate::harness::record::Stat::of(&xs), crate::harness::record::Stat::of(&ys)) {
+        if let (Some(sx), Some(sy)) = (
+            crate::harness::record::Stat::of(&xs),
+            crate::harness::record::Stat::of(&ys),
+        ) {
             x.push(sx.mean);
             y.push(sy.mean);
             err.push(sy.std);
         }
     }
-    crate::harness::record::Series { label: label.to_string(), x, y, y_err: Some(err) }
+    crate::harness::record::Series {
+        label: label.to_string(),
+        x,
+        y,
+        y_err: Some(err),
+    }
 }

@@ -6,7 +6,9 @@
 
 use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
 use super::{Availability, Context, Experiment, Findings, Plan, Prepared};
-use crate::harness::record::{BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow};
+use crate::harness::record::{
+    BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow,
+};
 use anyhow::{bail, Context as _, Result};
 use candle_core::{DType, Device, Tensor};
 use hypergrad::estimators::AdaptiveConfig;
@@ -66,7 +68,11 @@ fn published(method: &str) -> BTreeMap<String, f64> {
         "adaptive" => [95.27, 92.24, 0.2811],
         _ => return BTreeMap::new(),
     };
-    ["train_acc_clean", "test_acc", "test_ce"].iter().map(|k| k.to_string()).zip(row).collect()
+    ["train_acc_clean", "test_acc", "test_ce"]
+        .iter()
+        .map(|k| k.to_string())
+        .zip(row)
+        .collect()
 }
 
 impl Experiment for Hypercleaning {
@@ -100,7 +106,10 @@ impl Experiment for Hypercleaning {
             methods: METHODS.iter().map(|m| m.to_string()).collect(),
             budget: BudgetNote {
                 calls: budget_calls,
-                description: format!("calls of {} memory-efficient-exact outer iterations ({} calls)", sizes.exact_iters, budget_calls),
+                description: format!(
+                    "calls of {} memory-efficient-exact outer iterations ({} calls)",
+                    sizes.exact_iters, budget_calls
+                ),
             },
             dtype: DType::F32,
         };
@@ -121,11 +130,23 @@ struct Data {
 
 impl Data {
     fn load(mnist: &Mnist, s: &Sizes, device: &Device) -> Result<Self> {
-        let cfg = HypercleaningConfig { n_train: s.n_train, n_val: s.n_val, corruption: 0.5, seed: 0, ..Default::default() };
+        let cfg = HypercleaningConfig {
+            n_train: s.n_train,
+            n_val: s.n_val,
+            corruption: 0.5,
+            seed: 0,
+            ..Default::default()
+        };
         let split = hypercleaning_split(mnist, &cfg, device, DType::F32)?;
-        let clean: Vec<u32> = (0..s.n_train).filter(|&i| !split.corrupted[i]).map(|i| i as u32).collect();
+        let clean: Vec<u32> = (0..s.n_train)
+            .filter(|&i| !split.corrupted[i])
+            .map(|i| i as u32)
+            .collect();
         let clean_idx = Tensor::from_vec(clean.clone(), clean.len(), device)?;
-        let clean_labels: Vec<u32> = clean.iter().map(|&i| split.train_y_clean[i as usize]).collect();
+        let clean_labels: Vec<u32> = clean
+            .iter()
+            .map(|&i| split.train_y_clean[i as usize])
+            .collect();
         Ok(Self {
             mlp: MlpData {
                 train_x: split.train_x.clone(),
@@ -150,7 +171,14 @@ struct Ready {
 
 impl Ready {
     fn problem(&self, seed: u64) -> Result<MlpHypercleaning> {
-        let cfg = MlpConfig { hidden: self.sizes.hidden, steps: self.sizes.r - 1, alpha: ALPHA, fold_last_step: true, init_seed: seed, task_batch: None };
+        let cfg = MlpConfig {
+            hidden: self.sizes.hidden,
+            steps: self.sizes.r - 1,
+            alpha: ALPHA,
+            fold_last_step: true,
+            init_seed: seed,
+            task_batch: None,
+        };
         Ok(MlpHypercleaning::new(self.data.mlp.clone(), cfg)?)
     }
 
@@ -164,17 +192,40 @@ impl Ready {
         let d = &self.data;
         let test_logits = MlpHypercleaning::logits(&phi, &d.test_x)?;
         let val_logits = MlpHypercleaning::logits(&phi, &d.mlp.val_x)?;
-        let weights: Vec<f64> = hypergrad::nn::sigmoid(&theta.tensors()[0])?.to_dtype(DType::F64)?.to_vec1()?;
+        let weights: Vec<f64> = hypergrad::nn::sigmoid(&theta.tensors()[0])?
+            .to_dtype(DType::F64)?
+            .to_vec1()?;
         let mean_where = |want: bool| {
-            let v: Vec<f64> = weights.iter().zip(&d.corrupted).filter(|(_, &c)| c == want).map(|(w, _)| *w).collect();
+            let v: Vec<f64> = weights
+                .iter()
+                .zip(&d.corrupted)
+                .filter(|(_, &c)| c == want)
+                .map(|(w, _)| *w)
+                .collect();
             v.iter().sum::<f64>() / v.len().max(1) as f64
         };
         let scalar = |t: Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
         Ok(BTreeMap::from([
-            ("train_acc_clean".into(), 100.0 * accuracy(&MlpHypercleaning::logits(&phi, &d.train_clean_x)?, &d.train_clean_y)?),
-            ("test_acc".into(), 100.0 * accuracy(&test_logits, &d.test_y)?),
-            ("test_ce".into(), scalar(cross_entropy(&test_logits, &d.test_y)?)?),
-            ("val_ce".into(), scalar(cross_entropy(&val_logits, &d.mlp.val_y)?)?),
+            (
+                "train_acc_clean".into(),
+                100.0
+                    * accuracy(
+                        &MlpHypercleaning::logits(&phi, &d.train_clean_x)?,
+                        &d.train_clean_y,
+                    )?,
+            ),
+            (
+                "test_acc".into(),
+                100.0 * accuracy(&test_logits, &d.test_y)?,
+            ),
+            (
+                "test_ce".into(),
+                scalar(cross_entropy(&test_logits, &d.test_y)?)?,
+            ),
+            (
+                "val_ce".into(),
+                scalar(cross_entropy(&val_logits, &d.mlp.val_y)?)?,
+            ),
             ("weight_clean".into(), mean_where(false)),
             ("weight_corrupted".into(), mean_where(true)),
         ]))
@@ -186,7 +237,12 @@ impl Prepared for Ready {
         &self.plan
     }
 
-    fn run_cell(&self, method: &str, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
+    fn run_cell(
+        &self,
+        method: &str,
+        seed: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RunRecord> {
         let spec = match method {
             "exact" => EstimatorSpec::Recompute,
             "fom" => EstimatorSpec::Fom,
@@ -198,13 +254,30 @@ impl Prepared for Ready {
         let theta0 = problem.theta_zero()?;
         let oracles = Counted::new(Autodiff::new(problem)?);
         let mut estimator = spec.build()?;
-        let adam = AdamConfig { lr: ADAM_LR, ..AdamConfig::default() };
+        let adam = AdamConfig {
+            lr: ADAM_LR,
+            ..AdamConfig::default()
+        };
         let mut optimizer = OuterOptimizer::new(OuterConfig::Adam(adam), None)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let budget = CellBudget { calls: self.plan.budget.calls, eval_points: self.sizes.eval_points };
+        let budget = CellBudget {
+            calls: self.plan.budget.calls,
+            eval_points: self.sizes.eval_points,
+        };
         let mut evaluate = |theta: &ParamList| self.evaluate(oracles.inner(), theta);
-        train_cell(method, seed, &oracles, estimator.as_mut(), &mut optimizer, theta0,
-            |_| Ok(MlpTask::default()), &budget, &mut evaluate, progress, &mut rng)
+        train_cell(
+            method,
+            seed,
+            &oracles,
+            estimator.as_mut(),
+            &mut optimizer,
+            theta0,
+            |_| Ok(MlpTask::default()),
+            &budget,
+            &mut evaluate,
+            progress,
+            &mut rng,
+        )
     }
 
     fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
@@ -220,18 +293,55 @@ impl Prepared for Ready {
                 published: published(&m.method),
             }).collect(),
         });
-        for (metric, title, log_y) in [("test_acc", "test accuracy (%)", false), ("val_ce", "validation CE (outer loss)", true), ("weight_corrupted", "mean σ(θ_i) on corrupted examples", false)] {
+        for (metric, title, log_y) in [
+            ("test_acc", "test accuracy (%)", false),
+            ("val_ce", "validation CE (outer loss)", true),
+            (
+                "weight_corrupted",
+                "mean σ(θ_i) on corrupted examples",
+                false,
+            ),
+        ] {
             f.figures.push(Figure {
-                id: metric.into(), title: format!("Hypercleaning: {title} against function calls (mean ± std over seeds)"),
-                x_label: "function calls".into(), y_label: title.into(), log_x: false, log_y, scatter: false,
-                series: methods.iter().map(|m| mean_curve(&m.method, &m.runs, metric)).collect(),
+                id: metric.into(),
+                title: format!(
+                    "Hypercleaning: {title} against function calls (mean ± std over seeds)"
+                ),
+                x_label: "function calls".into(),
+                y_label: title.into(),
+                log_x: false,
+                log_y,
+                scatter: false,
+                series: methods
+                    .iter()
+                    .map(|m| mean_curve(&m.method, &m.runs, metric))
+                    .collect(),
             });
         }
-        let q_series: Vec<Series> = methods.iter().filter(|m| m.method == "adaptive").flat_map(|m| &m.runs).map(|r| {
-            let q = r.extra.get("q").cloned().unwrap_or_default();
-            Series { label: format!("seed {}", r.seed), x: (1..=q.len()).map(|k| k as f64).collect(), y: q, y_err: None }
-        }).collect();
-        f.figures.push(Figure { id: "adaptive_q".into(), title: "Adaptive UFOM: q over outer iterations".into(), x_label: "outer iteration".into(), y_label: "q".into(), log_x: false, log_y: false, scatter: false, series: q_series });
+        let q_series: Vec<Series> = methods
+            .iter()
+            .filter(|m| m.method == "adaptive")
+            .flat_map(|m| &m.runs)
+            .map(|r| {
+                let q = r.extra.get("q").cloned().unwrap_or_default();
+                Series {
+                    label: format!("seed {}", r.seed),
+                    x: (1..=q.len()).map(|k| k as f64).collect(),
+                    y: q,
+                    y_err: None,
+                }
+            })
+            .collect();
+        f.figures.push(Figure {
+            id: "adaptive_q".into(),
+            title: "Adaptive UFOM: q over outer iterations".into(),
+            x_label: "outer iteration".into(),
+            y_label: "q".into(),
+            log_x: false,
+            log_y: false,
+            scatter: false,
+            series: q_series,
+        });
         f.notes.push(ordering_note(methods));
         Ok(f)
     }
@@ -239,16 +349,45 @@ impl Prepared for Ready {
 
 /// How our ordering by test accuracy compares with Table 1's.
 fn ordering_note(methods: &[MethodReport]) -> String {
-    let mut ours: Vec<(String, f64)> = methods.iter().filter_map(|m| m.summary.get("test_acc").map(|s| (m.method.clone(), s.mean))).collect();
+    let mut ours: Vec<(String, f64)> = methods
+        .iter()
+        .filter_map(|m| {
+            m.summary
+                .get("test_acc")
+                .map(|s| (m.method.clone(), s.mean))
+        })
+        .collect();
     ours.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut paper: Vec<(String, f64)> = methods.iter().filter_map(|m| published(&m.method).get("test_acc").map(|&v| (m.method.clone(), v))).collect();
+    let mut paper: Vec<(String, f64)> = methods
+        .iter()
+        .filter_map(|m| {
+            published(&m.method)
+                .get("test_acc")
+                .map(|&v| (m.method.clone(), v))
+        })
+        .collect();
     paper.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let fmt = |v: &[(String, f64)]| v.iter().map(|(m, a)| format!("{m} {a:.2}")).collect::<Vec<_>>().join(" > ");
-    let ours_common: Vec<&String> = ours.iter().map(|(m, _)| m).filter(|m| paper.iter().any(|(p, _)| p == *m)).collect();
+    let fmt = |v: &[(String, f64)]| {
+        v.iter()
+            .map(|(m, a)| format!("{m} {a:.2}"))
+            .collect::<Vec<_>>()
+            .join(" > ")
+    };
+    let ours_common: Vec<&String> = ours
+        .iter()
+        .map(|(m, _)| m)
+        .filter(|m| paper.iter().any(|(p, _)| p == *m))
+        .collect();
     let paper_order: Vec<&String> = paper.iter().map(|(m, _)| m).collect();
     // Is the spread between methods larger than the spread between seeds?
-    let stats: Vec<_> = methods.iter().filter_map(|m| m.summary.get("test_acc")).collect();
-    let spread = stats.iter().map(|s| s.mean).fold(f64::NEG_INFINITY, f64::max)
+    let stats: Vec<_> = methods
+        .iter()
+        .filter_map(|m| m.summary.get("test_acc"))
+        .collect();
+    let spread = stats
+        .iter()
+        .map(|s| s.mean)
+        .fold(f64::NEG_INFINITY, f64::max)
         - stats.iter().map(|s| s.mean).fold(f64::INFINITY, f64::min);
     let noise = stats.iter().map(|s| s.std).fold(0.0, f64::max);
     format!(
@@ -262,4 +401,3 @@ fn ordering_note(methods: &[MethodReport]) -> String {
         }
     )
 }
-

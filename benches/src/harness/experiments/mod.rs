@@ -76,7 +76,8 @@ pub trait Prepared {
     /// The plan.
     fn plan(&self) -> &Plan;
     /// Runs one (method, seed) cell; `progress` receives the calls spent so far.
-    fn run_cell(&self, method: &str, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord>;
+    fn run_cell(&self, method: &str, seed: u64, progress: &mut dyn FnMut(u64))
+        -> Result<RunRecord>;
     /// Tables, figures and notes from all methods' results.
     fn finish(&self, methods: &[MethodReport]) -> Result<Findings>;
 }

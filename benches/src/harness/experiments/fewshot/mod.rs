@@ -23,7 +23,9 @@ use hypergrad::{Autodiff, Estimator};
 use serde::Serialize;
 use serde_json::json;
 use train::{ReptileConfig, Setup};
-use ufom_datasets::{cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot, TaskSampler};
+use ufom_datasets::{
+    cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot, TaskSampler,
+};
 
 /// Which benchmark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +49,14 @@ impl Bench {
 pub struct FewShot(pub Bench);
 
 /// The methods, in report order.
-pub const METHODS: [&str; 6] = ["exact", "fom", "ufom_q0.1", "ufom_q0.2", "adaptive", "reptile"];
+pub const METHODS: [&str; 6] = [
+    "exact",
+    "fom",
+    "ufom_q0.1",
+    "ufom_q0.2",
+    "adaptive",
+    "reptile",
+];
 const ALPHA: f64 = 0.005;
 /// Env var of the authors' per-backward-step clipping option.
 pub const BACKWARD_CLIP_ENV: &str = "UFOM_FEWSHOT_BACKWARD_CLIP";
@@ -73,12 +82,12 @@ fn sizes(bench: Bench, scale: Scale) -> (Sizes, String) {
     };
     match scale {
         Scale::Smoke => (
-            Sizes { ways: if bench == Bench::Omniglot { vec![20] } else { all_ways }, filters: 4, r: 3, meta_batch: 2, exact_iters: 2, seeds: 1, eval_points: 2, curve_tasks: 2, test_tasks: 5, reptile_eval_tasks: 2 },
-            "smoke: 4 filters, r = 3, meta-batch 2, budget of 2 exact meta-iterations, 5 test tasks, 1 seed (Omniglot 20-way only)".into(),
+            Sizes { ways: if bench == Bench::Omniglot { vec![20] } else { all_ways }, filters: 4, r: 3, meta_batch: 2, exact_iters: 1, seeds: 1, eval_points: 1, curve_tasks: 1, test_tasks: 3, reptile_eval_tasks: 1 },
+            "smoke: 4 filters, r = 3, meta-batch 2, budget of 1 exact meta-iteration (20 calls), 3 meta-test tasks (Reptile's own evaluation on 1), 1 seed (Omniglot 20-way only)".into(),
         ),
         Scale::Default => (
-            Sizes { ways: vec![20, 30], filters: 8, r: 10, meta_batch: 5, exact_iters: 4, seeds: 1, eval_points: 3, curve_tasks: 10, test_tasks: 50, reptile_eval_tasks: 20 },
-            format!("default (2-core CPU): {}8 filters (paper 64), budget of 4 exact meta-iterations = 1320 calls (paper 200,000 Omniglot / 40,000 CIFAR-100), 50 meta-test tasks (curve points on 10; Reptile's own evaluation on 20), 1 seed; r = 10, α = 0.005, meta-batch 5 and outer SGD 0.1 as in the paper. A gradient of the conv net costs tens of ms and an HVP ~0.1 s on this CPU, so larger budgets or all m do not fit in minutes", if bench == Bench::Omniglot { "m ∈ {20, 30} only (paper also 40, 50), " } else { "" }),
+            Sizes { ways: vec![20, 30], filters: 8, r: 10, meta_batch: 5, exact_iters: 6, seeds: 1, eval_points: 3, curve_tasks: 10, test_tasks: 50, reptile_eval_tasks: 20 },
+            format!("default (2-core CPU): {}8 filters (paper 64), budget of 6 exact meta-iterations = 1980 calls (paper 200,000 Omniglot / 40,000 CIFAR-100), 50 meta-test tasks (curve points on 10; Reptile's own evaluation on 20), 1 seed; r = 10, α = 0.005, meta-batch 5 and outer SGD 0.1 as in the paper. A gradient of the conv net costs tens of ms and an HVP ~0.1 s on this CPU, so larger budgets or all m do not fit in minutes", if bench == Bench::Omniglot { "m ∈ {20, 30} only (paper also 40, 50), " } else { "" }),
         ),
         Scale::Paper => {
             let iters = if bench == Bench::Omniglot { 200_000 } else { 40_000 };
@@ -93,7 +102,9 @@ fn sizes(bench: Bench, scale: Scale) -> (Sizes, String) {
 fn backward_clip() -> Result<Option<f64>> {
     match std::env::var(BACKWARD_CLIP_ENV) {
         Ok(v) if !v.is_empty() => {
-            let c: f64 = v.parse().with_context(|| format!("{BACKWARD_CLIP_ENV}={v} is not a number"))?;
+            let c: f64 = v
+                .parse()
+                .with_context(|| format!("{BACKWARD_CLIP_ENV}={v} is not a number"))?;
             if !(c > 0.0 && c.is_finite()) {
                 bail!("{BACKWARD_CLIP_ENV}={v} needs a positive bound");
             }
@@ -163,7 +174,16 @@ impl Experiment for FewShot {
         };
         let sampler = TaskSampler::new(split, ctx.device.clone(), dtype);
         let wide = wide.map(|s| TaskSampler::new(s, ctx.device.clone(), dtype));
-        Ok(Box::new(Ready { bench: self.0, plan, sizes, sampler, wide, reptile, clip, device: ctx.device.clone() }))
+        Ok(Box::new(Ready {
+            bench: self.0,
+            plan,
+            sizes,
+            sampler,
+            wide,
+            reptile,
+            clip,
+            device: ctx.device.clone(),
+        }))
     }
 }
 
@@ -192,7 +212,9 @@ struct Ready {
 
 /// "exact@20" → ("exact", 20).
 pub fn parse_method(name: &str) -> Result<(&str, usize)> {
-    let (m, w) = name.split_once('@').ok_or_else(|| anyhow!("few-shot method `{name}` needs the form METHOD@WAYS"))?;
+    let (m, w) = name
+        .split_once('@')
+        .ok_or_else(|| anyhow!("few-shot method `{name}` needs the form METHOD@WAYS"))?;
     Ok((m, w.parse().with_context(|| format!("ways in `{name}`"))?))
 }
 
@@ -212,7 +234,10 @@ impl Ready {
             ("fom", _) => Box::new(Fom),
             ("ufom_q0.1", _) => ufom(0.1)?,
             ("ufom_q0.2", _) => ufom(0.2)?,
-            ("adaptive", clip) => Box::new(AdaptiveUfom::new(AdaptiveConfig { backward_clip: clip, ..AdaptiveConfig::default() })?),
+            ("adaptive", clip) => Box::new(AdaptiveUfom::new(AdaptiveConfig {
+                backward_clip: clip,
+                ..AdaptiveConfig::default()
+            })?),
             (other, _) => bail!("few-shot experiments have no method {other}"),
         })
     }
@@ -223,7 +248,12 @@ impl Prepared for Ready {
         &self.plan
     }
 
-    fn run_cell(&self, method: &str, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
+    fn run_cell(
+        &self,
+        method: &str,
+        seed: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RunRecord> {
         let (base, ways) = parse_method(method)?;
         let sampler = match &self.wide {
             Some(w) if ways > self.sampler.split.test_classes.len() => w,
@@ -260,5 +290,44 @@ impl Prepared for Ready {
 
     fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
         report::findings(self.bench, &self.sizes.ways, self.sizes.test_tasks, methods)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ufom_datasets::ClassImages;
+
+    #[test]
+    fn budgets_are_the_calls_of_exact_meta_iterations() {
+        // Paper: 200,000 (Omniglot) / 40,000 (CIFAR-100) exact meta-iterations of 5 tasks, each
+        // r + 1 + r(r−1)/2 gradients and r HVPs with r = 10 (66 calls).
+        let (s, _) = sizes(Bench::Omniglot, Scale::Paper);
+        assert_eq!(
+            (s.r, s.meta_batch, s.exact_iters, s.filters),
+            (10, 5, 200_000, 64)
+        );
+        assert_eq!(s.ways, vec![20, 30, 40, 50]);
+        let (s, _) = sizes(Bench::Cifar100, Scale::Paper);
+        assert_eq!((s.exact_iters, s.ways.clone()), (40_000, vec![20, 30]));
+        assert_eq!(parse_method("ufom_q0.1@30").unwrap(), ("ufom_q0.1", 30));
+        assert!(parse_method("exact").is_err());
+    }
+
+    #[test]
+    fn widening_moves_meta_train_classes_to_meta_test() {
+        let class = |i: usize| ClassImages {
+            name: format!("c{i}"),
+            images: vec![0; 4],
+            count: 1,
+        };
+        let split = FewShotSplit {
+            train_classes: (0..8).map(class).collect(),
+            test_classes: (8..10).map(class).collect(),
+            image_shape: [1, 2, 2],
+        };
+        let w = widen(&split, 5);
+        assert_eq!((w.train_classes.len(), w.test_classes.len()), (5, 5));
+        assert_eq!(w.test_classes[4].name, "c5");
     }
 }

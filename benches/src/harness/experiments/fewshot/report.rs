@@ -17,7 +17,9 @@ fn icml(bench: Bench, method: &str, ways: usize) -> Option<f64> {
         (Bench::Omniglot, 40) => [87.5, 78.2, 84.88, 89.1],
         _ => return None,
     };
-    let i = ["exact", "reptile", "fom", "adaptive"].iter().position(|m| *m == method)?;
+    let i = ["exact", "reptile", "fom", "adaptive"]
+        .iter()
+        .position(|m| *m == method)?;
     Some(row[i])
 }
 
@@ -44,12 +46,21 @@ fn col(ways: usize) -> String {
 
 /// Our value of `key` for (method, m), from the summaries.
 fn ours(methods: &[MethodReport], method: &str, ways: usize, key: &str) -> Option<Stat> {
-    methods.iter().find(|m| m.method == format!("{method}@{ways}")).and_then(|m| m.summary.get(key).copied())
+    methods
+        .iter()
+        .find(|m| m.method == format!("{method}@{ways}"))
+        .and_then(|m| m.summary.get(key).copied())
 }
 
 type Published = fn(Bench, &str, usize) -> Option<f64>;
 
-fn table(bench: Bench, ways: &[usize], methods: &[MethodReport], caption: String, published: Published) -> Table {
+fn table(
+    bench: Bench,
+    ways: &[usize],
+    methods: &[MethodReport],
+    caption: String,
+    published: Published,
+) -> Table {
     Table {
         caption,
         columns: ways.iter().map(|w| col(*w)).collect(),
@@ -58,8 +69,14 @@ fn table(bench: Bench, ways: &[usize], methods: &[MethodReport], caption: String
             .iter()
             .map(|&m| TableRow {
                 label: m.to_string(),
-                ours: ways.iter().filter_map(|&w| ours(methods, m, w, "test_acc").map(|s| (col(w), s))).collect(),
-                published: ways.iter().filter_map(|&w| published(bench, m, w).map(|v| (col(w), v))).collect(),
+                ours: ways
+                    .iter()
+                    .filter_map(|&w| ours(methods, m, w, "test_acc").map(|s| (col(w), s)))
+                    .collect(),
+                published: ways
+                    .iter()
+                    .filter_map(|&w| published(bench, m, w).map(|v| (col(w), v)))
+                    .collect(),
             })
             .collect(),
     }
@@ -68,32 +85,83 @@ fn table(bench: Bench, ways: &[usize], methods: &[MethodReport], caption: String
 /// Methods ordered by a score, best first, as "a 91.0 > b 88.2".
 fn order(v: &mut [(String, f64)]) -> String {
     v.sort_by(|a, b| b.1.total_cmp(&a.1));
-    v.iter().map(|(m, a)| format!("{m} {a:.1}")).collect::<Vec<_>>().join(" > ")
+    v.iter()
+        .map(|(m, a)| format!("{m} {a:.1}"))
+        .collect::<Vec<_>>()
+        .join(" > ")
 }
 
-fn ordering_note(bench: Bench, ways: usize, methods: &[MethodReport], name: &str, published: Published) -> Option<String> {
-    let mut paper: Vec<(String, f64)> = METHODS.iter().filter_map(|m| published(bench, m, ways).map(|v| (m.to_string(), v))).collect();
+fn ordering_note(
+    bench: Bench,
+    ways: usize,
+    methods: &[MethodReport],
+    name: &str,
+    published: Published,
+) -> Option<String> {
+    let mut paper: Vec<(String, f64)> = METHODS
+        .iter()
+        .filter_map(|m| published(bench, m, ways).map(|v| (m.to_string(), v)))
+        .collect();
     if paper.is_empty() {
         return None;
     }
-    let mut ours_common: Vec<(String, f64)> = paper.iter().filter_map(|(m, _)| ours(methods, m, ways, "test_acc").map(|s| (m.clone(), s.mean))).collect();
+    let mut ours_common: Vec<(String, f64)> = paper
+        .iter()
+        .filter_map(|(m, _)| ours(methods, m, ways, "test_acc").map(|s| (m.clone(), s.mean)))
+        .collect();
     let paper_s = order(&mut paper);
     let ours_s = order(&mut ours_common);
-    let same = paper.iter().map(|p| &p.0).eq(ours_common.iter().map(|o| &o.0));
+    let same = paper
+        .iter()
+        .map(|p| &p.0)
+        .eq(ours_common.iter().map(|o| &o.0));
     let best_same = paper.first().map(|p| &p.0) == ours_common.first().map(|o| &o.0);
+    // Is our ordering resolved at all? Spread of the means against the 95% intervals.
+    let means: Vec<f64> = ours_common.iter().map(|o| o.1).collect();
+    let spread = means.iter().fold(f64::MIN, |a, &b| a.max(b))
+        - means.iter().fold(f64::MAX, |a, &b| a.min(b));
+    let ci = paper
+        .iter()
+        .filter_map(|(m, _)| ours(methods, m, ways, "test_acc_ci95"))
+        .map(|s| s.mean)
+        .fold(0.0, f64::max);
+    let resolved = if spread > 2.0 * ci {
+        "the spread of our means exceeds the 95% intervals"
+    } else {
+        "our means lie within each other's 95% intervals, so our ordering is not resolved"
+    };
+    let best = if same {
+        String::new()
+    } else {
+        format!(
+            " (best method {})",
+            if best_same { "agrees" } else { "differs" }
+        )
+    };
     Some(format!(
-        "{ways}-way, against {name}: ours {ours_s}; published {paper_s}. Ordering {}{}.",
+        "{ways}-way, against {name}: ours {ours_s}; published {paper_s}. Ordering {}{best}; chance is {:.1}%, {resolved} (spread {spread:.1} points, largest interval ±{ci:.1}).",
         if same { "agrees" } else { "differs" },
-        if same { String::new() } else { format!(" (best method {})", if best_same { "agrees" } else { "differs" }) }
+        100.0 / ways as f64,
     ))
 }
 
 /// Tables, figures and notes.
-pub fn findings(bench: Bench, ways: &[usize], test_tasks: usize, methods: &[MethodReport]) -> Result<Findings> {
+pub fn findings(
+    bench: Bench,
+    ways: &[usize],
+    test_tasks: usize,
+    methods: &[MethodReport],
+) -> Result<Findings> {
     let mut f = Findings::default();
     f.tables.push(table(bench, ways, methods, "Table 2 of the paper (ICML 2021; budget-matched, 64 filters, published budgets): test accuracy, ours at this run's scale (mean ± std over seeds)".into(), icml));
     if bench == Bench::Omniglot {
-        f.tables.push(table(bench, ways, methods, "UFO-BLO Table 2 (1-shot Omniglot, fixed q, no budget matching) beside ours".into(), ufo_blo));
+        f.tables.push(table(
+            bench,
+            ways,
+            methods,
+            "UFO-BLO Table 2 (1-shot Omniglot, fixed q, no budget matching) beside ours".into(),
+            ufo_blo,
+        ));
     }
     let mut timing = Table {
         caption: "Wall time per function call, training only (ms; conv net on this run's device) — multiply by the matched call budget for the matched wall time".into(),
@@ -105,28 +173,49 @@ pub fn findings(bench: Bench, ways: &[usize], test_tasks: usize, methods: &[Meth
         let mut row = BTreeMap::new();
         for &w in ways {
             if let Some(r) = methods.iter().find(|r| r.method == format!("{m}@{w}")) {
-                row.insert(col(w), Stat { mean: 1e3 * r.seconds_per_call, std: 0.0, n: r.runs.len() });
+                row.insert(
+                    col(w),
+                    Stat {
+                        mean: 1e3 * r.seconds_per_call,
+                        std: 0.0,
+                        n: r.runs.len(),
+                    },
+                );
             }
         }
-        timing.rows.push(TableRow { label: m.to_string(), ours: row, published: BTreeMap::new() });
+        timing.rows.push(TableRow {
+            label: m.to_string(),
+            ours: row,
+            published: BTreeMap::new(),
+        });
     }
     f.tables.push(timing);
 
     for &w in ways {
-        let of_m: Vec<&MethodReport> = methods.iter().filter(|r| parse_method(&r.method).is_ok_and(|(_, k)| k == w)).collect();
+        let of_m: Vec<&MethodReport> = methods
+            .iter()
+            .filter(|r| parse_method(&r.method).is_ok_and(|(_, k)| k == w))
+            .collect();
         f.figures.push(Figure {
             id: format!("acc_calls_{w}way"),
-            title: format!("{w}-way 1-shot: meta-test accuracy against function calls (mean ± std over seeds)"),
+            title: format!(
+                "{w}-way 1-shot: meta-test accuracy against function calls (mean ± std over seeds)"
+            ),
             x_label: "function calls".into(),
             y_label: "meta-test accuracy (%)".into(),
             log_x: false,
             log_y: false,
             scatter: false,
-            series: of_m.iter().map(|r| mean_curve(&r.method, &r.runs, "test_acc")).collect(),
+            series: of_m
+                .iter()
+                .map(|r| mean_curve(&r.method, &r.runs, "test_acc"))
+                .collect(),
         });
         f.figures.push(Figure {
             id: format!("acc_time_{w}way"),
-            title: format!("{w}-way 1-shot: meta-test accuracy against training wall time (first seed)"),
+            title: format!(
+                "{w}-way 1-shot: meta-test accuracy against training wall time (first seed)"
+            ),
             x_label: "training seconds".into(),
             y_label: "meta-test accuracy (%)".into(),
             log_x: false,
@@ -136,21 +225,59 @@ pub fn findings(bench: Bench, ways: &[usize], test_tasks: usize, methods: &[Meth
                 .iter()
                 .filter_map(|r| r.runs.first().map(|run| (r, run)))
                 .map(|(r, run)| {
-                    let pts: Vec<(f64, f64)> = run.curve.iter().filter_map(|p| p.metrics.get("test_acc").map(|a| (p.wall_s, *a))).collect();
-                    Series { label: r.method.clone(), x: pts.iter().map(|p| p.0).collect(), y: pts.iter().map(|p| p.1).collect(), y_err: None }
+                    let pts: Vec<(f64, f64)> = run
+                        .curve
+                        .iter()
+                        .filter_map(|p| p.metrics.get("test_acc").map(|a| (p.wall_s, *a)))
+                        .collect();
+                    Series {
+                        label: r.method.clone(),
+                        x: pts.iter().map(|p| p.0).collect(),
+                        y: pts.iter().map(|p| p.1).collect(),
+                        y_err: None,
+                    }
                 })
                 .collect(),
         });
-        f.notes.extend(ordering_note(bench, w, methods, "the paper's Table 2", icml));
-        f.notes.extend(ordering_note(bench, w, methods, "UFO-BLO's Table 2", ufo_blo));
+        f.notes.extend(ordering_note(
+            bench,
+            w,
+            methods,
+            "the paper's Table 2",
+            icml,
+        ));
+        f.notes.extend(ordering_note(
+            bench,
+            w,
+            methods,
+            "UFO-BLO's Table 2",
+            ufo_blo,
+        ));
     }
     let per_run: Vec<String> = methods
         .iter()
         .flat_map(|r| r.runs.iter().map(move |run| (r, run)))
         .map(|(r, run)| {
             let g = |k: &str| run.final_metrics.get(k).copied().unwrap_or(f64::NAN);
-            let own = run.final_metrics.get("test_acc_reptile_eval").map(|a| format!(", Reptile's own evaluation {a:.1} ± {:.1}", g("test_acc_reptile_eval_ci95"))).unwrap_or_default();
-            format!("{} seed {}: {:.1} ± {:.1}{own} ({} iterations, {:.2} ms/call)", r.method, run.seed, g("test_acc"), g("test_acc_ci95"), run.iterations, 1e3 * run.seconds_per_call)
+            let own = run
+                .final_metrics
+                .get("test_acc_reptile_eval")
+                .map(|a| {
+                    format!(
+                        ", Reptile's own evaluation {a:.1} ± {:.1}",
+                        g("test_acc_reptile_eval_ci95")
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{} seed {}: {:.1} ± {:.1}{own} ({} iterations, {:.2} ms/call)",
+                r.method,
+                run.seed,
+                g("test_acc"),
+                g("test_acc_ci95"),
+                run.iterations,
+                1e3 * run.seconds_per_call
+            )
         })
         .collect();
     f.notes.push(format!(

@@ -46,7 +46,16 @@ pub struct ReptileConfig {
 
 impl Default for ReptileConfig {
     fn default() -> Self {
-        Self { train_shots: 10, inner_batch: 20, inner_iters: 10, learning_rate: 0.0005, meta_step: 1.0, meta_step_final: 0.0, eval_batch: 10, eval_iters: 50 }
+        Self {
+            train_shots: 10,
+            inner_batch: 20,
+            inner_iters: 10,
+            learning_rate: 0.0005,
+            meta_step: 1.0,
+            meta_step_final: 0.0,
+            eval_batch: 10,
+            eval_iters: 50,
+        }
     }
 }
 
@@ -106,7 +115,11 @@ impl Setup<'_> {
         let mut acc = Vec::with_capacity(n);
         let mut ce = 0.0;
         for i in 0..n {
-            let task = self.task(Split::Test, 1, &mut ChaCha8Rng::seed_from_u64(EVAL_SEED + i as u64))?;
+            let task = self.task(
+                Split::Test,
+                1,
+                &mut ChaCha8Rng::seed_from_u64(EVAL_SEED + i as u64),
+            )?;
             let (a, c) = problem.query_metrics(&problem.adapt(theta, &task)?, &task)?;
             acc.push(100.0 * a);
             ce += c / n as f64;
@@ -142,7 +155,11 @@ fn accuracy_metrics(key: &str, acc: &[f64], ce: Option<f64>) -> Metrics {
     let n = acc.len().max(1) as f64;
     let mean = acc.iter().sum::<f64>() / n;
     let var = acc.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    let mut m = BTreeMap::from([(key.to_string(), mean), (format!("{key}_ci95"), 1.96 * var.sqrt() / n.sqrt()), (format!("{key}_tasks"), n)]);
+    let mut m = BTreeMap::from([
+        (key.to_string(), mean),
+        (format!("{key}_ci95"), 1.96 * var.sqrt() / n.sqrt()),
+        (format!("{key}_tasks"), n),
+    ]);
     if let Some(ce) = ce {
         m.insert("test_ce".into(), ce);
     }
@@ -150,7 +167,14 @@ fn accuracy_metrics(key: &str, acc: &[f64], ce: Option<f64>) -> Metrics {
 }
 
 fn inner_adam(lr: f64) -> Result<OuterOptimizer> {
-    Ok(OuterOptimizer::new(OuterConfig::Adam(AdamConfig { lr, beta1: 0.0, ..AdamConfig::default() }), None)?)
+    Ok(OuterOptimizer::new(
+        OuterConfig::Adam(AdamConfig {
+            lr,
+            beta1: 0.0,
+            ..AdamConfig::default()
+        }),
+        None,
+    )?)
 }
 
 /// Reptile's `_mini_batches` without replacement: a shuffled pass, reshuffled when exhausted.
@@ -162,7 +186,11 @@ struct MiniBatches {
 
 impl MiniBatches {
     fn new(n: usize, size: usize) -> Self {
-        Self { n, size: size.min(n).max(1), order: Vec::new() }
+        Self {
+            n,
+            size: size.min(n).max(1),
+            order: Vec::new(),
+        }
     }
 
     fn next(&mut self, task: &MamlTask, rng: &mut ChaCha8Rng) -> Result<MamlTask> {
@@ -183,22 +211,38 @@ impl MiniBatches {
 }
 
 /// One meta-iteration: θ → θ', the q values drawn on the way.
-type MetaStep<'s> = dyn FnMut(&Counted<Autodiff<Maml>>, &ParamList, f64, &mut ChaCha8Rng) -> Result<(ParamList, Vec<f64>)> + 's;
+type MetaStep<'s> = dyn FnMut(
+        &Counted<Autodiff<Maml>>,
+        &ParamList,
+        f64,
+        &mut ChaCha8Rng,
+    ) -> Result<(ParamList, Vec<f64>)>
+    + 's;
 
 /// MAML with `estimator`: a meta-batch of tasks, their estimates averaged, then SGD step 0.1
 /// with entry-wise clipping to [−0.1, 0.1].
-pub fn train_maml(setup: &Setup, method: &str, estimator: &mut dyn Estimator<Autodiff<Maml>>, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
+pub fn train_maml(
+    setup: &Setup,
+    method: &str,
+    estimator: &mut dyn Estimator<Autodiff<Maml>>,
+    seed: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunRecord> {
     let mut opt = OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::Constant(0.1)), Some(0.1))?;
-    let mut step = |o: &Counted<Autodiff<Maml>>, theta: &ParamList, _frac: f64, rng: &mut ChaCha8Rng| {
-        let (mut sum, mut qs) = (theta.zeros_like()?, Vec::new());
-        for _ in 0..setup.meta_batch {
-            let task = setup.task(Split::Train, 1, rng)?;
-            let est = estimator.estimate(o, theta, &task, rng)?;
-            qs.extend(est.q);
-            sum = sum.add(&est.grad)?;
-        }
-        Ok((opt.step(theta, &sum.scale(1.0 / setup.meta_batch as f64)?)?, qs))
-    };
+    let mut step =
+        |o: &Counted<Autodiff<Maml>>, theta: &ParamList, _frac: f64, rng: &mut ChaCha8Rng| {
+            let (mut sum, mut qs) = (theta.zeros_like()?, Vec::new());
+            for _ in 0..setup.meta_batch {
+                let task = setup.task(Split::Train, 1, rng)?;
+                let est = estimator.estimate(o, theta, &task, rng)?;
+                qs.extend(est.q);
+                sum = sum.add(&est.grad)?;
+            }
+            Ok((
+                opt.step(theta, &sum.scale(1.0 / setup.meta_batch as f64)?)?,
+                qs,
+            ))
+        };
     run_loop(setup, method, seed, &mut step, false, progress)
 }
 
@@ -208,28 +252,36 @@ pub fn train_maml(setup: &Setup, method: &str, estimator: &mut dyn Estimator<Aut
 pub fn train_reptile(setup: &Setup, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
     let cfg = setup.reptile.clone();
     let mut adam = inner_adam(cfg.learning_rate)?;
-    let mut step = |o: &Counted<Autodiff<Maml>>, theta: &ParamList, frac: f64, rng: &mut ChaCha8Rng| {
-        let eps = cfg.meta_step * (1.0 - frac) + cfg.meta_step_final * frac;
-        let mut sum = theta.zeros_like()?;
-        for _ in 0..setup.meta_batch {
-            let task = setup.task(Split::Train, cfg.train_shots, rng)?;
-            let mut batches = MiniBatches::new(task.support_x.dim(0)?, cfg.inner_batch);
-            let mut phi = theta.clone();
-            for _ in 0..cfg.inner_iters {
-                let b = batches.next(&task, rng)?;
-                phi = adam.step(&phi, &o.inner_grad(theta, &phi, &b)?)?;
+    let mut step =
+        |o: &Counted<Autodiff<Maml>>, theta: &ParamList, frac: f64, rng: &mut ChaCha8Rng| {
+            let eps = cfg.meta_step * (1.0 - frac) + cfg.meta_step_final * frac;
+            let mut sum = theta.zeros_like()?;
+            for _ in 0..setup.meta_batch {
+                let task = setup.task(Split::Train, cfg.train_shots, rng)?;
+                let mut batches = MiniBatches::new(task.support_x.dim(0)?, cfg.inner_batch);
+                let mut phi = theta.clone();
+                for _ in 0..cfg.inner_iters {
+                    let b = batches.next(&task, rng)?;
+                    phi = adam.step(&phi, &o.inner_grad(theta, &phi, &b)?)?;
+                }
+                sum = sum.add(&phi)?;
             }
-            sum = sum.add(&phi)?;
-        }
-        let mean = sum.scale(1.0 / setup.meta_batch as f64)?;
-        Ok((theta.axpy(eps, &mean.sub(theta)?)?, Vec::new()))
-    };
+            let mean = sum.scale(1.0 / setup.meta_batch as f64)?;
+            Ok((theta.axpy(eps, &mean.sub(theta)?)?, Vec::new()))
+        };
     run_loop(setup, "reptile", seed, &mut step, true, progress)
 }
 
 /// The budgeted loop shared by MAML and Reptile. `wall_s` of the curve and
 /// `seconds_per_call` count training only (evaluations excluded), so calls and time compare.
-fn run_loop(setup: &Setup, method: &str, seed: u64, step: &mut MetaStep, reptile_eval: bool, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
+fn run_loop(
+    setup: &Setup,
+    method: &str,
+    seed: u64,
+    step: &mut MetaStep,
+    reptile_eval: bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunRecord> {
     let start = Instant::now();
     let problem = setup.problem()?;
     let o = Counted::new(Autodiff::new(problem.clone())?);
@@ -237,7 +289,12 @@ fn run_loop(setup: &Setup, method: &str, seed: u64, step: &mut MetaStep, reptile
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let every = (setup.budget_calls / setup.eval_points.max(1)).max(1);
     let (mut next, mut iters, mut train_s) = (every, 0u64, 0.0f64);
-    let mut curve = vec![point(0, 0, 0.0, setup.evaluate(&problem, &theta, setup.curve_tasks)?)];
+    let mut curve = vec![point(
+        0,
+        0,
+        0.0,
+        setup.evaluate(&problem, &theta, setup.curve_tasks)?,
+    )];
     let (mut qs, mut status) = (Vec::new(), RunStatus::Finished);
     while o.calls().total() < setup.budget_calls {
         let t0 = Instant::now();
@@ -257,13 +314,22 @@ fn run_loop(setup: &Setup, method: &str, seed: u64, step: &mut MetaStep, reptile
             while next <= calls {
                 next += every;
             }
-            curve.push(point(iters, calls, train_s, setup.evaluate(&problem, &theta, setup.curve_tasks)?));
+            curve.push(point(
+                iters,
+                calls,
+                train_s,
+                setup.evaluate(&problem, &theta, setup.curve_tasks)?,
+            ));
         }
     }
     let calls = o.calls();
     let mut final_metrics = setup.evaluate(&problem, &theta, setup.test_tasks)?;
     if reptile_eval {
-        final_metrics.extend(setup.evaluate_reptile_own(&problem, &theta, setup.reptile_eval_tasks)?);
+        final_metrics.extend(setup.evaluate_reptile_own(
+            &problem,
+            &theta,
+            setup.reptile_eval_tasks,
+        )?);
     }
     if final_metrics.values().any(|v| !v.is_finite()) {
         status = RunStatus::Diverged;
@@ -289,5 +355,10 @@ fn run_loop(setup: &Setup, method: &str, seed: u64, step: &mut MetaStep, reptile
 }
 
 fn point(iter: u64, calls: u64, wall_s: f64, metrics: Metrics) -> CurvePoint {
-    CurvePoint { iter, calls, wall_s, metrics }
+    CurvePoint {
+        iter,
+        calls,
+        wall_s,
+        metrics,
+    }
 }

@@ -9,7 +9,9 @@ mod simulate;
 
 use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
 use super::{Availability, Context, Experiment, Findings, Plan, Prepared};
-use crate::harness::record::{BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow};
+use crate::harness::record::{
+    BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow,
+};
 use anyhow::{bail, Result};
 use hypergrad::optim::{OuterConfig, OuterOptimizer, StepSchedule};
 use hypergrad::problems::{Counterexample, CounterexampleConfig};
@@ -62,7 +64,11 @@ fn exact_iteration_calls(r: usize) -> u64 {
     (c.grad + c.hvp) as u64
 }
 
-const METHODS: [(&str, Option<f64>); 3] = [("fom", None), ("ufom_q0.1", Some(0.1)), ("exact", Some(1.0))];
+const METHODS: [(&str, Option<f64>); 3] = [
+    ("fom", None),
+    ("ufom_q0.1", Some(0.1)),
+    ("exact", Some(1.0)),
+];
 
 impl Experiment for Synthetic {
     fn name(&self) -> &'static str {
@@ -91,11 +97,19 @@ impl Experiment for Synthetic {
             methods: METHODS.iter().map(|(m, _)| m.to_string()).collect(),
             budget: BudgetNote {
                 calls: budget_calls,
-                description: format!("calls of {} memory-efficient-exact outer iterations ({} calls)", sizes.exact_iters, budget_calls),
+                description: format!(
+                    "calls of {} memory-efficient-exact outer iterations ({} calls)",
+                    sizes.exact_iters, budget_calls
+                ),
             },
             dtype: candle_core::DType::F64,
         };
-        Ok(Box::new(Prepared1 { plan, sizes, cfg, device: ctx.device.clone() }))
+        Ok(Box::new(Prepared1 {
+            plan,
+            sizes,
+            cfg,
+            device: ctx.device.clone(),
+        }))
     }
 }
 
@@ -111,7 +125,12 @@ impl Prepared for Prepared1 {
         &self.plan
     }
 
-    fn run_cell(&self, method: &str, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
+    fn run_cell(
+        &self,
+        method: &str,
+        seed: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RunRecord> {
         let Some((_, q)) = METHODS.iter().find(|(m, _)| *m == method) else {
             bail!("synthetic has no method {method}");
         };
@@ -120,11 +139,13 @@ impl Prepared for Prepared1 {
             Some(q) if *q >= 1.0 => EstimatorSpec::Recompute,
             Some(q) => EstimatorSpec::Ufom { q: *q },
         };
-        let problem = Counterexample::from_config(&self.cfg)?.on(candle_core::DType::F64, self.device.clone());
+        let problem = Counterexample::from_config(&self.cfg)?
+            .on(candle_core::DType::F64, self.device.clone());
         let closed = problem.clone();
         let oracles = Counted::new(Autodiff::new(problem)?);
         let mut estimator = spec.build()?;
-        let mut optimizer = OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(10.0)), None)?;
+        let mut optimizer =
+            OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(10.0)), None)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let theta0 = closed.theta(rng.random_range(-10.0..30.0))?;
         let mut evaluate = |theta: &hypergrad::ParamList| -> Result<Metrics> {
@@ -132,14 +153,29 @@ impl Prepared for Prepared1 {
             Ok(BTreeMap::from([
                 ("theta".to_string(), x),
                 ("objective".to_string(), closed.objective(x)),
-                ("abs_grad".to_string(), closed.exact_gradient_closed_form(x).abs()),
+                (
+                    "abs_grad".to_string(),
+                    closed.exact_gradient_closed_form(x).abs(),
+                ),
             ]))
         };
-        let budget = CellBudget { calls: self.plan.budget.calls, eval_points: self.sizes.eval_points };
+        let budget = CellBudget {
+            calls: self.plan.budget.calls,
+            eval_points: self.sizes.eval_points,
+        };
         let sampler = oracles.inner().problem().clone();
         train_cell(
-            method, seed, &oracles, estimator.as_mut(), &mut optimizer, theta0,
-            |r| sampler.sample_task(r), &budget, &mut evaluate, progress, &mut rng,
+            method,
+            seed,
+            &oracles,
+            estimator.as_mut(),
+            &mut optimizer,
+            theta0,
+            |r| sampler.sample_task(r),
+            &budget,
+            &mut evaluate,
+            progress,
+            &mut rng,
         )
     }
 
@@ -149,19 +185,53 @@ impl Prepared for Prepared1 {
         let p = Counterexample::from_config(&self.cfg)?;
         // 1a: the two task losses; 1b: M^(r)(θ).
         let xs: Vec<f64> = (0..=400).map(|k| -30.0 + 70.0 * k as f64 / 400.0).collect();
-        let line = |label: &str, g: &dyn Fn(f64) -> f64| Series { label: label.into(), x: xs.clone(), y: xs.iter().map(|&x| g(x)).collect(), y_err: None };
-        f.figures.push(fig("fig1a", "Fig. 1a: task losses f_i", "φ", "f_i(φ)", false, false,
-            vec![line("f_1", &|x| p.f(0, x)), line("f_2", &|x| p.f(1, x))]));
-        f.figures.push(fig("fig1b", "Fig. 1b: ABLO objective M^(r)(θ), r = 10", "θ", "M(θ)", false, false,
-            vec![line("M", &|x| p.objective(x))]));
+        let line = |label: &str, g: &dyn Fn(f64) -> f64| Series {
+            label: label.into(),
+            x: xs.clone(),
+            y: xs.iter().map(|&x| g(x)).collect(),
+            y_err: None,
+        };
+        f.figures.push(fig(
+            "fig1a",
+            "Fig. 1a: task losses f_i",
+            "φ",
+            "f_i(φ)",
+            false,
+            false,
+            vec![line("f_1", &|x| p.f(0, x)), line("f_2", &|x| p.f(1, x))],
+        ));
+        f.figures.push(fig(
+            "fig1b",
+            "Fig. 1b: ABLO objective M^(r)(θ), r = 10",
+            "θ",
+            "M(θ)",
+            false,
+            false,
+            vec![line("M", &|x| p.objective(x))],
+        ));
         // 1c: |∂M/∂θ| along training, mean ± std over seeds.
-        let curves = methods.iter().map(|m| mean_curve(&m.method, &m.runs, "abs_grad")).collect();
-        f.figures.push(fig("fig1c", "Fig. 1c: |∂M/∂θ| during outer SGD (mean ± std over seeds)", "function calls", "|∂M/∂θ|", false, true, curves));
+        let curves = methods
+            .iter()
+            .map(|m| mean_curve(&m.method, &m.runs, "abs_grad"))
+            .collect();
+        f.figures.push(fig(
+            "fig1c",
+            "Fig. 1c: |∂M/∂θ| during outer SGD (mean ± std over seeds)",
+            "function calls",
+            "|∂M/∂θ|",
+            false,
+            true,
+            curves,
+        ));
         let mut rows = Vec::new();
         for m in methods {
             let mut ours = m.summary.clone();
             ours.retain(|k, _| ["abs_grad", "objective", "theta"].contains(&k.as_str()));
-            rows.push(TableRow { label: m.method.clone(), ours, published: BTreeMap::new() });
+            rows.push(TableRow {
+                label: m.method.clone(),
+                ours,
+                published: BTreeMap::new(),
+            });
         }
         f.tables.push(Table {
             caption: format!("Fig. 1a–c endpoint after the matched budget (√D = {sqrt_d:.4}); the paper reports these curves only as a figure"),
@@ -175,15 +245,36 @@ impl Prepared for Prepared1 {
     }
 }
 
-fn fig(id: &str, title: &str, x: &str, y: &str, log_x: bool, log_y: bool, series: Vec<Series>) -> Figure {
-    Figure { id: id.into(), title: title.into(), x_label: x.into(), y_label: y.into(), log_x, log_y, scatter: false, series }
+fn fig(
+    id: &str,
+    title: &str,
+    x: &str,
+    y: &str,
+    log_x: bool,
+    log_y: bool,
+    series: Vec<Series>,
+) -> Figure {
+    Figure {
+        id: id.into(),
+        title: title.into(),
+        x_label: x.into(),
+        y_label: y.into(),
+        log_x,
+        log_y,
+        scatter: false,
+        series,
+    }
 }
 
 /// The Theorem 1 / 2 verdicts in words.
 fn theorem_notes(methods: &[MethodReport], sqrt_d: f64) -> Vec<String> {
     let mut notes = Vec::new();
     for m in methods {
-        let finals: Vec<f64> = m.runs.iter().filter_map(|r| r.final_metrics.get("abs_grad").copied()).collect();
+        let finals: Vec<f64> = m
+            .runs
+            .iter()
+            .filter_map(|r| r.final_metrics.get("abs_grad").copied())
+            .collect();
         let Some(s) = Stat::of(&finals) else { continue };
         let above = finals.iter().filter(|&&g| g > sqrt_d).count();
         notes.push(format!(
@@ -205,27 +296,68 @@ impl Prepared1 {
     fn fig1def(&self, f: &mut Findings) -> Result<()> {
         let s = &self.sizes;
         let n = s.alphas.max(2);
-        let alphas: Vec<f64> = (0..n).map(|k| (1e-3f64.ln() + (5e-2f64.ln() - 1e-3f64.ln()) * k as f64 / (n - 1) as f64).exp()).collect();
-        let qs: Vec<f64> = (0..s.q_grid.max(2)).map(|k| 0.02 + 0.38 * k as f64 / (s.q_grid.max(2) - 1) as f64).collect();
-        let (mut d2s, mut v2s, mut q_theory, mut q_grid) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let alphas: Vec<f64> = (0..n)
+            .map(|k| {
+                (1e-3f64.ln() + (5e-2f64.ln() - 1e-3f64.ln()) * k as f64 / (n - 1) as f64).exp()
+            })
+            .collect();
+        let qs: Vec<f64> = (0..s.q_grid.max(2))
+            .map(|k| 0.02 + 0.38 * k as f64 / (s.q_grid.max(2) - 1) as f64)
+            .collect();
+        let (mut d2s, mut v2s, mut q_theory, mut q_grid) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &alpha in &alphas {
             let p = simulate::fig1def_problem(alpha)?;
             let (d2, v2) = simulate::d2_v2(&p, s.theta_grid);
             d2s.push(d2);
             v2s.push(v2);
             q_theory.push(simulate::theory_qstar(d2, v2));
-            q_grid.push(simulate::grid_search_q(&p, &qs, s.grid_runs, s.grid_iters, 1));
+            q_grid.push(simulate::grid_search_q(
+                &p,
+                &qs,
+                s.grid_runs,
+                s.grid_iters,
+                1,
+            ));
         }
-        let ser = |label: &str, y: &[f64]| Series { label: label.into(), x: alphas.clone(), y: y.to_vec(), y_err: None };
-        f.figures.push(fig("fig1d", "Fig. 1d: D² and V² against the inner step size α", "α", "value", true, true, vec![ser("D²", &d2s), ser("V²", &v2s)]));
-        f.figures.push(fig("fig1e", "Fig. 1e: q* from theory (eq. 21) and from grid search", "α", "q", true, false, vec![ser("theory", &q_theory), ser("experiment (grid search)", &q_grid)]));
+        let ser = |label: &str, y: &[f64]| Series {
+            label: label.into(),
+            x: alphas.clone(),
+            y: y.to_vec(),
+            y_err: None,
+        };
+        f.figures.push(fig(
+            "fig1d",
+            "Fig. 1d: D² and V² against the inner step size α",
+            "α",
+            "value",
+            true,
+            true,
+            vec![ser("D²", &d2s), ser("V²", &v2s)],
+        ));
+        f.figures.push(fig(
+            "fig1e",
+            "Fig. 1e: q* from theory (eq. 21) and from grid search",
+            "α",
+            "q",
+            true,
+            false,
+            vec![
+                ser("theory", &q_theory),
+                ser("experiment (grid search)", &q_grid),
+            ],
+        ));
         // 1f: α = 0.01, q ∈ {0, q*, 1} under the calls of `f_exact_iters` exact iterations.
         let p = simulate::fig1def_problem(0.01)?;
         let (d2, v2) = simulate::d2_v2(&p, s.theta_grid);
         let qstar = simulate::theory_qstar(d2, v2);
         let budget = s.f_exact_iters as f64 * simulate::calls_per_iter(1.0);
         let mut series = Vec::new();
-        for (label, q) in [("q = 0 (FOM)", 0.0), ("q = q*", qstar), ("q = 1 (exact)", 1.0)] {
+        for (label, q) in [
+            ("q = 0 (FOM)", 0.0),
+            ("q = q*", qstar),
+            ("q = 1 (exact)", 1.0),
+        ] {
             let per_iter = simulate::calls_per_iter(q);
             let iters = (budget / per_iter).floor() as usize;
             let (mean, se) = simulate::mean_abs_grad_curve(&p, q, s.f_runs, iters, 2);
@@ -238,16 +370,38 @@ impl Prepared1 {
                 y_err: Some(idx.iter().map(|&k| se[k]).collect()),
             });
         }
-        f.figures.push(fig("fig1f", "Fig. 1f: α = 0.01, mean |∂M/∂θ| ± s.e. for q = 0, q*, 1", "expected function calls", "|∂M/∂θ|", false, true, series.clone()));
-        let stat = |v: f64| Stat { mean: v, std: 0.0, n: 1 };
+        f.figures.push(fig(
+            "fig1f",
+            "Fig. 1f: α = 0.01, mean |∂M/∂θ| ± s.e. for q = 0, q*, 1",
+            "expected function calls",
+            "|∂M/∂θ|",
+            false,
+            true,
+            series.clone(),
+        ));
+        let stat = |v: f64| Stat {
+            mean: v,
+            std: 0.0,
+            n: 1,
+        };
         let grid_at = simulate::grid_search_q(&p, &qs, s.grid_runs, s.grid_iters, 1);
         f.tables.push(Table {
             caption: "Fig. 1f: optimal q at α = 0.01 (published: q* ≈ 0.08)".into(),
             columns: vec!["qstar".into(), "grid".into(), "d2".into(), "v2".into()],
-            headers: vec!["q* (eq. 21)".into(), "q by grid search".into(), "D²".into(), "V²".into()],
+            headers: vec![
+                "q* (eq. 21)".into(),
+                "q by grid search".into(),
+                "D²".into(),
+                "V²".into(),
+            ],
             rows: vec![TableRow {
                 label: "α = 0.01".into(),
-                ours: BTreeMap::from([("qstar".into(), stat(qstar)), ("grid".into(), stat(grid_at)), ("d2".into(), stat(d2)), ("v2".into(), stat(v2))]),
+                ours: BTreeMap::from([
+                    ("qstar".into(), stat(qstar)),
+                    ("grid".into(), stat(grid_at)),
+                    ("d2".into(), stat(d2)),
+                    ("v2".into(), stat(v2)),
+                ]),
                 published: BTreeMap::from([("qstar".into(), 0.08)]),
             }],
         });

@@ -10,7 +10,13 @@ use rand_chacha::ChaCha8Rng;
 
 /// The Fig. 1d–f problem at inner step size α: r = 10, a = (0.5, 1.5), b = (0, 10), A = 10.
 pub fn fig1def_problem(alpha: f64) -> anyhow::Result<Counterexample> {
-    Ok(Counterexample::with_params([0.5, 1.5], [0.0, 10.0], 10.0, 10, alpha)?)
+    Ok(Counterexample::with_params(
+        [0.5, 1.5],
+        [0.0, 10.0],
+        10.0,
+        10,
+        alpha,
+    )?)
 }
 
 /// Inner steps of the Fig. 1d–f problem.
@@ -41,7 +47,13 @@ pub fn theory_qstar(d2: f64, v2: f64) -> f64 {
 
 /// Mean |∂M/∂θ| after each of `iters` UFOM-SGD iterations (γ_k = 10/k, θ0 ~ U[−50, 50]) over
 /// `runs` runs, and its standard error. q = 0 is FOM.
-pub fn mean_abs_grad_curve(p: &Counterexample, q: f64, runs: usize, iters: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+pub fn mean_abs_grad_curve(
+    p: &Counterexample,
+    q: f64,
+    runs: usize,
+    iters: usize,
+    seed: u64,
+) -> (Vec<f64>, Vec<f64>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut sum, mut sum_sq) = (vec![0.0; iters + 1], vec![0.0; iters + 1]);
     for _ in 0..runs {
