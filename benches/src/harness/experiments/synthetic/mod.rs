@@ -104,7 +104,7 @@ impl Experiment for Synthetic {
             },
             dtype: candle_core::DType::F64,
         };
-        Ok(Box::new(Prepared1 {
+        Ok(Box::new(Fig1Plan {
             plan,
             sizes,
             cfg,
@@ -113,14 +113,14 @@ impl Experiment for Synthetic {
     }
 }
 
-struct Prepared1 {
+struct Fig1Plan {
     plan: Plan,
     sizes: Sizes,
     cfg: CounterexampleConfig,
     device: candle_core::Device,
 }
 
-impl Prepared for Prepared1 {
+impl Prepared for Fig1Plan {
     fn plan(&self) -> &Plan {
         &self.plan
     }
@@ -291,7 +291,7 @@ fn theorem_notes(methods: &[MethodReport], sqrt_d: f64) -> Vec<String> {
     notes
 }
 
-impl Prepared1 {
+impl Fig1Plan {
     /// Fig. 1d–f from the closed-form simulator.
     fn fig1def(&self, f: &mut Findings) -> Result<()> {
         let s = &self.sizes;
