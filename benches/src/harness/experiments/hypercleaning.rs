@@ -5,7 +5,7 @@
 //! memory-efficient-exact outer iterations.
 
 use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
-use super::{Availability, Context, Experiment, Findings, Plan, Prepared};
+use super::{Availability, Context, Experiment, Findings, Plan, Prepared, METHOD_NAMES_NOTE};
 use crate::harness::record::{
     BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow,
 };
@@ -343,6 +343,7 @@ impl Prepared for Ready {
             series: q_series,
         });
         f.notes.push(ordering_note(methods));
+        f.notes.push(METHOD_NAMES_NOTE.to_string());
         Ok(f)
     }
 }

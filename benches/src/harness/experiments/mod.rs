@@ -12,6 +12,12 @@ use anyhow::Result;
 use candle_core::Device;
 use std::path::PathBuf;
 
+/// How the reports name methods (the CLI's `--estimator exact` is the stored-state variant).
+pub const METHOD_NAMES_NOTE: &str = "Method names: `exact` is the memory-efficient exact \
+     estimator (recomputed inner states, Alg. 4 with q = 1: O(1) memory, r + 1 + r(r−1)/2 \
+     gradient and r HVP calls per task), as in the paper's tables; `ufom_qX` is UFOM with fixed \
+     q = X; `adaptive` is adaptive UFOM with q_min = 0.05, β = 0.99 and D²/10.";
+
 /// What every experiment gets from the command line.
 #[derive(Clone, Debug)]
 pub struct Context {

@@ -284,6 +284,7 @@ pub fn findings(
         "Meta-test accuracy (%) with 95% intervals (1.96·s/√n over {test_tasks} fixed meta-test tasks, the same tasks for every method; each adapted by the common r-step SGD inner loop): {}.",
         per_run.join("; ")
     ));
+    f.notes.push(super::super::METHOD_NAMES_NOTE.to_string());
     f.notes.push("The published numbers use 64 filters and the full budgets on a GPU; at reduced scales the absolute accuracies are far lower and the ordering is noisy (one seed, tiny budgets) — compare orderings with that in mind.".into());
     Ok(f)
 }

@@ -8,7 +8,7 @@
 mod simulate;
 
 use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
-use super::{Availability, Context, Experiment, Findings, Plan, Prepared};
+use super::{Availability, Context, Experiment, Findings, Plan, Prepared, METHOD_NAMES_NOTE};
 use crate::harness::record::{
     BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow,
 };
@@ -240,6 +240,7 @@ impl Prepared for Fig1Plan {
             rows,
         });
         f.notes.extend(theorem_notes(methods, sqrt_d));
+        f.notes.push(METHOD_NAMES_NOTE.to_string());
         self.fig1def(&mut f)?;
         Ok(f)
     }
