@@ -62,7 +62,7 @@ impl CifarSplit {
 
 /// Parses the bytes of a CIFAR-100 binary file. Never panics.
 pub fn parse_cifar100_bin(bytes: &[u8], path: &Path) -> Result<CifarSplit> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::BadRecordSize {
             path: path.to_path_buf(),
             len: bytes.len() as u64,
