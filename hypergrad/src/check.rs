@@ -3,7 +3,7 @@
 
 use crate::autodiff::check_scalar;
 use crate::error::Result;
-use crate::oracles::{Autodiff, Oracles};
+use crate::oracles::{rollout, Autodiff, Oracles};
 use crate::params::ParamList;
 use crate::problem::BilevelProblem;
 use candle_core::DType;
@@ -14,10 +14,7 @@ pub fn objective<P: BilevelProblem>(
     theta: &ParamList,
     task: &P::Task,
 ) -> Result<f64> {
-    let mut phi = o.start(theta, task)?;
-    for &alpha in o.step_sizes() {
-        phi = phi.axpy(-alpha, &o.inner_grad(theta, &phi, task)?)?;
-    }
+    let phi = rollout(o, theta, task, o.step_sizes().len())?;
     let loss = o.problem().outer_loss(&theta.detach(), &phi, task)?;
     Ok(check_scalar(&loss, "outer")?
         .to_dtype(DType::F64)?

@@ -103,7 +103,8 @@ pub fn train<O: Oracles>(
         let task = sample_task(rng)?;
         let estimate = estimator.estimate(oracles, &theta, &task, rng)?;
         let next = optimizer.step(&theta, &estimate.grad)?;
-        if !next.to_vec()?.iter().all(|x| x.is_finite()) {
+        // One scalar instead of copying θ to the host: ‖θ‖² is NaN/∞ iff θ is (or overflows).
+        if !next.sq_norm()?.is_finite() {
             break Termination::Diverged;
         }
         theta = next;

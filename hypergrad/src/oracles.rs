@@ -42,6 +42,20 @@ pub trait Oracles {
     ) -> Result<(ParamList, ParamList)>;
 }
 
+/// U^(n)(θ, T): n steps of inner GD (eq. 2–3) from φ0 = V(θ, T), one gradient call each.
+pub fn rollout<O: Oracles + ?Sized>(
+    o: &O,
+    theta: &ParamList,
+    task: &O::Task,
+    n: usize,
+) -> Result<ParamList> {
+    let mut phi = o.start(theta, task)?;
+    for &alpha in &o.step_sizes()[..n] {
+        phi = phi.axpy(-alpha, &o.inner_grad(theta, &phi, task)?)?;
+    }
+    Ok(phi)
+}
+
 /// The slow reference: back-propagation through the whole graph of the inner loop.
 pub trait UnrolledReference: Oracles {
     /// d/dθ L_out(θ, U^(r)(θ, T), T) by autodiff through all r steps.

@@ -32,6 +32,27 @@ pub trait BilevelProblem {
     fn step_sizes(&self) -> &[f64];
 }
 
+/// A borrowed problem is a problem (so `Autodiff::new(&problem)` works without a clone).
+impl<P: BilevelProblem + ?Sized> BilevelProblem for &P {
+    type Task = P::Task;
+
+    fn start(&self, theta: &ParamList, task: &Self::Task) -> Result<ParamList> {
+        (**self).start(theta, task)
+    }
+    fn start_depends_on_theta(&self) -> bool {
+        (**self).start_depends_on_theta()
+    }
+    fn inner_loss(&self, theta: &ParamList, phi: &ParamList, task: &Self::Task) -> Result<Tensor> {
+        (**self).inner_loss(theta, phi, task)
+    }
+    fn outer_loss(&self, theta: &ParamList, phi: &ParamList, task: &Self::Task) -> Result<Tensor> {
+        (**self).outer_loss(theta, phi, task)
+    }
+    fn step_sizes(&self) -> &[f64] {
+        (**self).step_sizes()
+    }
+}
+
 /// The task distribution p(T) of a problem.
 pub trait TaskDistribution: BilevelProblem {
     /// Draws T ~ p(T).

@@ -2,22 +2,9 @@
 //! φ_r, one step of the backward sweep, and the final (∂V/∂θ)ᵀ b2 term.
 
 use crate::error::Result;
+pub(crate) use crate::oracles::rollout;
 use crate::oracles::Oracles;
 use crate::params::ParamList;
-
-/// φ_n: n steps of inner GD from φ0 = V(θ, T) (n gradient calls).
-pub(crate) fn rollout<O: Oracles>(
-    o: &O,
-    theta: &ParamList,
-    task: &O::Task,
-    n: usize,
-) -> Result<ParamList> {
-    let mut phi = o.start(theta, task)?;
-    for &alpha in &o.step_sizes()[..n] {
-        phi = inner_step(o, theta, task, &phi, alpha)?;
-    }
-    Ok(phi)
-}
 
 /// φ − α ∂L_in/∂φ(θ, φ, T) (one gradient call).
 pub(crate) fn inner_step<O: Oracles>(

@@ -83,15 +83,7 @@ impl Maml {
     /// φ_r after r inner SGD steps from θ on the task's support set (no calls counted; for
     /// meta-test evaluation).
     pub fn adapt(&self, theta: &ParamList, task: &MamlTask) -> Result<ParamList> {
-        let mut phi = theta.detach();
-        for &alpha in &self.alphas {
-            let vars = phi.to_vars()?;
-            let loss = self.inner_loss(theta, &ParamList::from_vars(&vars), task)?;
-            let grads = loss.backward()?;
-            let g = crate::autodiff::collect(&grads, &vars, false)?;
-            phi = phi.axpy(-alpha, &g)?;
-        }
-        Ok(phi)
+        crate::oracles::rollout(&crate::Autodiff::new(self)?, theta, task, self.alphas.len())
     }
 
     /// (accuracy on the query images, query cross-entropy) of `phi`.

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Tensor};
 use hypergrad::estimators::AdaptiveConfig;
 use hypergrad::nn::{accuracy, cross_entropy};
 use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer};
+use hypergrad::oracles::rollout;
 use hypergrad::problems::{MlpConfig, MlpData, MlpHypercleaning, MlpTask};
 use hypergrad::theory::expected_calls;
 use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList};
@@ -184,11 +185,10 @@ impl Ready {
 
     /// Train the inner problem with θ (uncounted), then the metrics of the resulting classifier.
     fn evaluate(&self, o: &Autodiff<MlpHypercleaning>, theta: &ParamList) -> Result<Metrics> {
+        // r − 1 inner steps, then the step folded into L_out.
         let task = MlpTask::default();
-        let mut phi = o.start(theta, &task)?;
-        for &alpha in o.step_sizes().iter().chain([ALPHA].iter()) {
-            phi = phi.axpy(-alpha, &o.inner_grad(theta, &phi, &task)?)?;
-        }
+        let phi = rollout(o, theta, &task, o.step_sizes().len())?;
+        let phi = phi.axpy(-ALPHA, &o.inner_grad(theta, &phi, &task)?)?;
         let d = &self.data;
         let test_logits = MlpHypercleaning::logits(&phi, &d.test_x)?;
         let val_logits = MlpHypercleaning::logits(&phi, &d.mlp.val_x)?;
