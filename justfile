@@ -30,6 +30,8 @@ bench-smoke *ARGS:
 bench-paper *ARGS:
     cargo run --release -p ufom-bench -- bench --scale paper --out reports/paper {{ARGS}}
 
-# Criterion performance benches (gradient vs HVP, estimators over r); writes reports/perf.json.
+# Criterion performance benches: the engine's oracles on the four reference cases
+# (reports/engine.json), then gradient vs HVP and estimators over r (reports/perf.json).
 perf:
+    cargo bench -p ufom-bench --bench engine
     cargo bench -p ufom-bench --bench perf

@@ -29,6 +29,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    ufom_bench::process::configure();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)

@@ -1,58 +1,60 @@
-//! Reverse-mode helpers on top of candle, including the switch that makes second order work.
+//! Reverse-mode helpers on top of candle, including the one call that makes second order work.
 //!
-//! candle 0.11 detaches every gradient it computes (so a gradient has no graph and its own
-//! derivative is silently zero) unless the environment variable `CANDLE_GRAD_DO_NOT_DETACH` is
-//! set before the first backward pass *of each thread* (it is read into a thread-local).
-//! [`ensure_second_order`] sets it once per process and then probes the current thread with a
-//! known second derivative, so a thread that already ran a backward pass with the flag unset
-//! gets [`Error::SecondOrderDetached`] instead of zero Hessian-vector products.
+//! Stock candle 0.11 detaches every gradient it computes (so a gradient has no graph and its
+//! own derivative is silently zero) unless the environment variable `CANDLE_GRAD_DO_NOT_DETACH`
+//! is set before the first backward pass *of each thread*. Setting the environment from a
+//! library while other threads run is unsound, so the engine does not: the patched candle-core
+//! it builds on (`vendor/PATCHES.md`) has [`Tensor::backward_create_graph`], which keeps the
+//! graph of that one backward pass whatever the environment says. Every backward pass whose
+//! gradient is differentiated again goes through [`backward_keep_graph`]; the others use the
+//! ordinary (detaching, cheaper) `backward`. [`ensure_second_order`] probes once per process
+//! that second derivatives really come out (a candle that detached anyway would give
+//! [`Error::SecondOrderDetached`] instead of zero Hessian-vector products).
 
 use crate::error::{Error, Result};
 use crate::params::ParamList;
 use candle_core::{backprop::GradStore, DType, Device, Tensor, Var};
-use std::cell::Cell;
-use std::sync::Once;
+use std::sync::OnceLock;
 
-static ENABLE: Once = Once::new();
+static SECOND_ORDER: OnceLock<bool> = OnceLock::new();
 
-thread_local! {
-    static PROBED: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Enables reverse-over-reverse differentiation for this process and checks that it is in
-/// effect on the calling thread. Cheap after the first call on a thread.
+/// Checks (once per process) that gradients from [`backward_keep_graph`] are differentiable.
 pub fn ensure_second_order() -> Result<()> {
-    ENABLE.call_once(|| {
-        // Set exactly once, before any oracle runs a backward pass; threads that first
-        // differentiate after this read the flag as on.
-        std::env::set_var("CANDLE_GRAD_DO_NOT_DETACH", "1");
-    });
-    if PROBED.with(Cell::get) {
-        return Ok(());
+    let works = match SECOND_ORDER.get() {
+        Some(&w) => w,
+        None => *SECOND_ORDER.get_or_init(|| second_order_works().unwrap_or(false)),
+    };
+    if works {
+        Ok(())
+    } else {
+        Err(Error::SecondOrderDetached)
     }
-    if !second_order_works()? {
-        return Err(Error::SecondOrderDetached);
-    }
-    PROBED.with(|p| p.set(true));
-    Ok(())
 }
 
-/// Whether d²/dx² (x²)² at x = 2 comes out as 12x² = 48 on this thread. With detached
-/// gradients candle loses the path through the upstream gradient of the outer square and
-/// returns 4x² = 16 instead (a single op such as x³ would not show the difference).
+/// A backward pass whose gradients keep their graph, for a second backward pass through them.
+pub fn backward_keep_graph(loss: &Tensor) -> Result<GradStore> {
+    Ok(loss.backward_create_graph()?)
+}
+
+/// Whether d²/dx² (x²)² at x = 2 comes out as 12x² = 48 with [`backward_keep_graph`]. With
+/// detached gradients candle loses the path through the upstream gradient of the outer square
+/// and returns 4x² = 16 instead (a single op such as x³ would not show the difference).
 pub fn second_order_works() -> Result<bool> {
     let x = Var::new(2.0f64, &Device::Cpu)?;
     let y = x.as_tensor().sqr()?.sqr()?;
-    let g = y.backward()?;
-    let Some(dy) = g.get(x.as_tensor()) else {
-        return Ok(false);
+    Ok(second_derivative(&backward_keep_graph(&y)?, &x)? == Some(48.0))
+}
+
+/// d/dx of the gradient `first` holds for `x` (None when `x` got no gradient).
+pub fn second_derivative(first: &GradStore, x: &Var) -> Result<Option<f64>> {
+    let Some(dy) = first.get(x.as_tensor()) else {
+        return Ok(None);
     };
     let g2 = dy.backward()?;
-    let d2 = match g2.get(x.as_tensor()) {
-        Some(t) => t.to_dtype(DType::F64)?.to_scalar::<f64>()?,
-        None => 0.0,
-    };
-    Ok((d2 - 48.0).abs() < 1e-9)
+    Ok(match g2.get(x.as_tensor()) {
+        Some(t) => Some(t.to_dtype(DType::F64)?.to_scalar::<f64>()?),
+        None => Some(0.0),
+    })
 }
 
 /// Requires `loss` to be a scalar (rank 0, or a single element).
@@ -94,7 +96,7 @@ pub fn grad_through(
     let shifts = x.zeros_like()?.to_vars()?;
     let shifted = x.add(&ParamList::from_vars(&shifts))?;
     let value = f(&shifted)?;
-    let grads = value.backward()?;
+    let grads = backward_keep_graph(&value)?;
     Ok((value, collect(&grads, &shifts, true)?))
 }
 

@@ -7,13 +7,11 @@ pub enum Error {
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
 
-    /// Second-order autodiff is off for this thread: candle detached the gradients, so every
-    /// Hessian-vector product would silently be zero.
+    /// Second-order autodiff does not work: candle detached the gradients of a backward pass
+    /// that should keep its graph, so every Hessian-vector product would silently be zero.
     #[error(
-        "second-order autodiff is disabled on this thread: candle read CANDLE_GRAD_DO_NOT_DETACH \
-         as unset before the engine could enable it (a backward pass ran on this thread before \
-         any hypergrad oracle was created). Set CANDLE_GRAD_DO_NOT_DETACH=1 in the environment \
-         or create the oracles before calling backward()"
+        "second-order autodiff is broken: candle returned detached gradients from \
+         backward_create_graph (is the patched candle-core of vendor/ in use? see vendor/PATCHES.md)"
     )]
     SecondOrderDetached,
 

@@ -23,6 +23,6 @@ pub mod theory;
 
 pub use error::{Error, Result};
 pub use estimators::{Estimate, Estimator, EstimatorSpec};
-pub use oracles::{Autodiff, Calls, Counted, Oracles, UnrolledReference};
+pub use oracles::{Autodiff, Calls, Counted, Kept, KeptPoint, Oracles, UnrolledReference};
 pub use params::ParamList;
 pub use problem::{BilevelProblem, TaskDistribution};

@@ -1,6 +1,6 @@
 //! Small functional building blocks written from candle primitives whose first and second
 //! derivatives are verified (matmul, relu, exp, log, ...). Cross-entropy uses one-hot products
-//! because candle's `gather` has no working double backward.
+//! because stock candle's `gather` has no working double backward.
 
 use crate::error::Result;
 use candle_core::{Tensor, D};

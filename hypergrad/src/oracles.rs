@@ -1,12 +1,16 @@
 //! The oracles of the algorithms (gradients, Hessian-vector products), derived by autodiff from
 //! a [`BilevelProblem`], and [`Counted`], the wrapper that meters them in function calls.
 
-use crate::autodiff::{check_scalar, collect, ensure_second_order, grad_through};
+use crate::autodiff::{
+    backward_keep_graph, check_scalar, collect, ensure_second_order, grad_through,
+};
 use crate::error::Result;
 use crate::params::ParamList;
 use crate::problem::BilevelProblem;
+use candle_core::Var;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
+use std::sync::Arc;
 
 /// What the estimators may ask of a problem (REFERENCE §2).
 pub trait Oracles {
@@ -40,6 +44,70 @@ pub trait Oracles {
         task: &Self::Task,
         v: &ParamList,
     ) -> Result<(ParamList, ParamList)>;
+
+    /// ∂L_in/∂φ (θ, φ, T) plus what a later HVP at the same point may reuse (for autodiff, the
+    /// graph of this gradient). One gradient call. The default keeps nothing.
+    fn inner_grad_kept(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &Self::Task,
+    ) -> Result<(ParamList, Kept)> {
+        Ok((self.inner_grad(theta, phi, task)?, Kept::default()))
+    }
+
+    /// [`Oracles::inner_hvp`] at the (θ, φ) that `kept` came from, reusing it. Same values as
+    /// `inner_hvp` (bitwise for autodiff: the same graph, built once). One HVP call.
+    fn inner_hvp_kept(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &Self::Task,
+        kept: &Kept,
+        v: &ParamList,
+    ) -> Result<(ParamList, ParamList)> {
+        match &kept.0 {
+            Some(point) => point.hvp(v),
+            None => self.inner_hvp(theta, phi, task, v),
+        }
+    }
+}
+
+/// What [`Oracles::inner_grad_kept`] keeps for later HVPs at the same point: nothing, or a
+/// [`KeptPoint`] (an autodiff graph, a hand-derived forward pass...).
+#[derive(Clone, Default)]
+pub struct Kept(Option<Arc<dyn KeptPoint>>);
+
+impl Kept {
+    /// Keeps `point` for [`Oracles::inner_hvp_kept`].
+    pub fn new(point: impl KeptPoint + 'static) -> Self {
+        Self(Some(Arc::new(point)))
+    }
+}
+
+/// An inner gradient's intermediate results at one (θ, φ, T), able to answer HVPs there.
+pub trait KeptPoint {
+    /// [(∂²L_in/∂θ∂φ)ᵀ v, (∂²L_in/∂φ²)ᵀ v] at the kept point.
+    fn hvp(&self, v: &ParamList) -> Result<(ParamList, ParamList)>;
+}
+
+/// ∂L_in/∂φ with its autodiff graph, and the leaves θ and φ it was built from.
+#[derive(Clone)]
+struct KeptGraph {
+    theta: Vec<Var>,
+    phi: Vec<Var>,
+    grad: ParamList,
+}
+
+impl KeptPoint for KeptGraph {
+    /// The backward pass of ⟨∂L_in/∂φ, v⟩ through the kept graph.
+    fn hvp(&self, v: &ParamList) -> Result<(ParamList, ParamList)> {
+        let second = self.grad.dot_tensor(&v.detach())?.backward()?;
+        Ok((
+            collect(&second, &self.theta, false)?,
+            collect(&second, &self.phi, false)?,
+        ))
+    }
 }
 
 /// U^(n)(θ, T): n steps of inner GD (eq. 2–3) from φ0 = V(θ, T), one gradient call each.
@@ -136,6 +204,28 @@ impl<P: BilevelProblem> Oracles for Autodiff<P> {
         task: &P::Task,
         v: &ParamList,
     ) -> Result<(ParamList, ParamList)> {
+        self.gradient_graph(theta, phi, task)?.hvp(v)
+    }
+
+    fn inner_grad_kept(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &P::Task,
+    ) -> Result<(ParamList, Kept)> {
+        let graph = self.gradient_graph(theta, phi, task)?;
+        Ok((graph.grad.detach(), Kept::new(graph)))
+    }
+}
+
+impl<P: BilevelProblem> Autodiff<P> {
+    /// ∂L_in/∂φ at (θ, φ) with the graph kept (θ and φ as leaves): the first half of an HVP.
+    fn gradient_graph(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &P::Task,
+    ) -> Result<KeptGraph> {
         ensure_second_order()?;
         let (th, ph) = (theta.to_vars()?, phi.to_vars()?);
         let loss = self.problem.inner_loss(
@@ -143,11 +233,13 @@ impl<P: BilevelProblem> Oracles for Autodiff<P> {
             &ParamList::from_vars(&ph),
             task,
         )?;
-        // First backward keeps the graph of ∂L_in/∂φ; the second differentiates ⟨∂L_in/∂φ, v⟩.
-        let grads = check_scalar(&loss, "inner")?.backward()?;
-        let g_phi = collect(&grads, &ph, true)?;
-        let second = g_phi.dot_tensor(&v.detach())?.backward()?;
-        Ok((collect(&second, &th, false)?, collect(&second, &ph, false)?))
+        let grads = backward_keep_graph(&check_scalar(&loss, "inner")?)?;
+        let grad = collect(&grads, &ph, true)?;
+        Ok(KeptGraph {
+            theta: th,
+            phi: ph,
+            grad,
+        })
     }
 }
 
@@ -274,6 +366,26 @@ impl<O: Oracles> Oracles for Counted<O> {
     ) -> Result<(ParamList, ParamList)> {
         self.charge(0, 1);
         self.inner.inner_hvp(theta, phi, task, v)
+    }
+    fn inner_grad_kept(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &O::Task,
+    ) -> Result<(ParamList, Kept)> {
+        self.charge(1, 0);
+        self.inner.inner_grad_kept(theta, phi, task)
+    }
+    fn inner_hvp_kept(
+        &self,
+        theta: &ParamList,
+        phi: &ParamList,
+        task: &O::Task,
+        kept: &Kept,
+        v: &ParamList,
+    ) -> Result<(ParamList, ParamList)> {
+        self.charge(0, 1);
+        self.inner.inner_hvp_kept(theta, phi, task, kept, v)
     }
 }
 

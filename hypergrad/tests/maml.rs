@@ -4,7 +4,7 @@
 //! finite differences of M^(r) for the meta-gradient.
 
 use candle_core::{DType, Device, Tensor, Var};
-use hypergrad::autodiff::{collect, ensure_second_order};
+use hypergrad::autodiff::{backward_keep_graph, collect, ensure_second_order};
 use hypergrad::check::{objective, relative_error};
 use hypergrad::estimators::{Fom, RecomputeExact, StoredExact, Unrolled};
 use hypergrad::problems::{ConvNet, Maml};
@@ -58,7 +58,7 @@ fn convnet_first_and_second_derivatives_match_finite_differences() -> Result<()>
     let grad_and_hvp = |p: &ParamList, v: &ParamList| -> Result<(ParamList, ParamList)> {
         let vars = p.to_vars()?;
         let l = weighted_logits(&net, &ParamList::from_vars(&vars), &x, &w)?;
-        let g = collect(&l.backward()?, &vars, true)?;
+        let g = collect(&backward_keep_graph(&l)?, &vars, true)?;
         let hv = collect(&g.dot_tensor(v)?.backward()?, &vars, false)?;
         Ok((g.detach(), hv))
     };

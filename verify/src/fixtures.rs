@@ -2,12 +2,16 @@
 //! one `ChaCha8Rng::seed_from_u64(seed)`.
 
 use candle_core::{DType, Device};
+use hypergrad::autodiff::check_scalar;
 use hypergrad::estimators::{Fom, Unrolled};
+use hypergrad::oracles::rollout;
 use hypergrad::problems::{
-    Counterexample, CounterexampleConfig, MlpConfig, MlpData, MlpHypercleaning,
+    Counterexample, CounterexampleConfig, MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning,
+    MlpTask,
 };
 use hypergrad::{
-    Autodiff, Calls, Counted, Estimator, Oracles, ParamList, Result, UnrolledReference,
+    Autodiff, BilevelProblem, Calls, Counted, Estimator, Oracles, ParamList, Result,
+    UnrolledReference,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,6 +23,77 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 
 /// Counted oracles of a problem.
 pub type Problem<P> = Counted<Autodiff<P>>;
+
+/// Oracles that know their problem: [`Autodiff`]`<P>` and the MLP's hand-derived twin
+/// [`MlpAnalytic`], so one generic test body runs through either.
+pub trait ProblemOracles: UnrolledReference {
+    /// The problem the oracles differentiate.
+    type Problem: BilevelProblem<Task = Self::Task>;
+
+    /// The problem.
+    fn problem(&self) -> &Self::Problem;
+
+    /// Central differences (h) of M^(r)(θ) = L_out(θ, U^(r)(θ, T), T), the r inner steps taken
+    /// with these oracles' own ∂L_in/∂φ.
+    fn finite_difference_gradient(
+        &self,
+        theta: &ParamList,
+        task: &Self::Task,
+        h: f64,
+    ) -> Result<Vec<f64>> {
+        let objective = |t: &ParamList| -> Result<f64> {
+            let phi = rollout(self, t, task, self.step_sizes().len())?;
+            let loss = self.problem().outer_loss(&t.detach(), &phi, task)?;
+            Ok(check_scalar(&loss, "outer")?
+                .to_dtype(DType::F64)?
+                .to_scalar::<f64>()?)
+        };
+        let base = theta.to_vec()?;
+        let mut grad = Vec::with_capacity(base.len());
+        for i in 0..base.len() {
+            let (mut plus, mut minus) = (base.clone(), base.clone());
+            plus[i] += h;
+            minus[i] -= h;
+            let fp = objective(&theta.with_values(&plus)?)?;
+            let fm = objective(&theta.with_values(&minus)?)?;
+            grad.push((fp - fm) / (2.0 * h));
+        }
+        Ok(grad)
+    }
+}
+
+impl<P: BilevelProblem> ProblemOracles for Autodiff<P> {
+    type Problem = P;
+
+    fn problem(&self) -> &P {
+        Autodiff::problem(self)
+    }
+
+    /// The engine's own reference, [`hypergrad::check::finite_difference_gradient`].
+    fn finite_difference_gradient(
+        &self,
+        theta: &ParamList,
+        task: &P::Task,
+        h: f64,
+    ) -> Result<Vec<f64>> {
+        hypergrad::check::finite_difference_gradient(self, theta, task, h)
+    }
+}
+
+/// Oracles of the hypercleaning MLP (autodiff or analytic), with the task type pinned.
+pub trait MlpOracles: ProblemOracles<Problem = MlpHypercleaning, Task = MlpTask> {}
+
+impl<O: ProblemOracles<Problem = MlpHypercleaning, Task = MlpTask>> MlpOracles for O {}
+
+/// The inner steps go through the analytic ∂L_in/∂φ, so the finite differences check the
+/// analytic HVPs against the map the analytic gradients define.
+impl ProblemOracles for MlpAnalytic {
+    type Problem = MlpHypercleaning;
+
+    fn problem(&self) -> &MlpHypercleaning {
+        MlpAnalytic::problem(self)
+    }
+}
 
 /// The counterexample of Fig. 1a–c (D = 0.06, r = 10, α = 0.1, a = (0.5, 1.5)).
 pub fn counterexample() -> Result<Problem<Counterexample>> {
@@ -35,7 +110,7 @@ pub fn fig1d_counterexample(step: f64) -> Result<Problem<Counterexample>> {
 /// The tiny hypercleaning MLP of the engine's tests: 24 training and 16 validation examples of
 /// dimension 5, 3 classes, half the labels corrupted; hidden 6, r = 4, α = 0.5, last step
 /// folded into L_out. `task_batch = Some(b)` makes tasks random mini-batches of b examples.
-pub fn tiny_mlp(task_batch: Option<usize>) -> Result<Problem<MlpHypercleaning>> {
+pub fn tiny_mlp_problem(task_batch: Option<usize>) -> Result<MlpHypercleaning> {
     let (data, _) = MlpData::synthetic(24, 16, 5, 3, 0.5, 7, DType::F64, &Device::Cpu)?;
     let cfg = MlpConfig {
         hidden: 6,
@@ -45,13 +120,23 @@ pub fn tiny_mlp(task_batch: Option<usize>) -> Result<Problem<MlpHypercleaning>> 
         init_seed: 3,
         task_batch,
     };
-    Ok(Counted::new(Autodiff::new(MlpHypercleaning::new(
-        data, cfg,
+    MlpHypercleaning::new(data, cfg)
+}
+
+/// [`tiny_mlp_problem`] through candle autodiff.
+pub fn tiny_mlp(task_batch: Option<usize>) -> Result<Problem<MlpHypercleaning>> {
+    Ok(Counted::new(Autodiff::new(tiny_mlp_problem(task_batch)?)?))
+}
+
+/// [`tiny_mlp_problem`] through its hand-derived oracles [`MlpAnalytic`].
+pub fn tiny_mlp_analytic(task_batch: Option<usize>) -> Result<Counted<MlpAnalytic>> {
+    Ok(Counted::new(MlpAnalytic::new(tiny_mlp_problem(
+        task_batch,
     )?)?))
 }
 
-/// A θ for the MLP with N(0, 1) entries from `seed`.
-pub fn mlp_theta(o: &Problem<MlpHypercleaning>, seed: u64) -> Result<ParamList> {
+/// A θ for the MLP with N(0, 1) entries from `seed` (the same θ through either oracles).
+pub fn mlp_theta<O: MlpOracles>(o: &Counted<O>, seed: u64) -> Result<ParamList> {
     let zero = o.inner().problem().theta_zero()?;
     let mut r = rng(seed);
     let values: Vec<f64> = (0..zero.numel())

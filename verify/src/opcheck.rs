@@ -4,7 +4,7 @@
 //! of the output's shape, the scalar L(x) = Σ w ⊙ f(x) is differentiated:
 //! - first order: ∇L by candle's backward vs (L(x + h e_i) − L(x − h e_i)) / 2h, h = 1e-6;
 //! - second order: H v by reverse-over-reverse (backward of ⟨∇L, v⟩ with the graph kept, see
-//!   `hypergrad::autodiff::ensure_second_order`) vs (∇L(x + h v) − ∇L(x − h v)) / 2h,
+//!   `hypergrad::autodiff::backward_keep_graph`) vs (∇L(x + h v) − ∇L(x − h v)) / 2h,
 //!   h = 1e-5, for a fixed random direction v.
 //!
 //! Errors are [`hypergrad::check::relative_error`]s (max abs difference over the reference's
@@ -12,7 +12,7 @@
 
 use crate::stats::standard_normal;
 use candle_core::{Tensor, Var};
-use hypergrad::autodiff::ensure_second_order;
+use hypergrad::autodiff::{backward_keep_graph, ensure_second_order};
 use hypergrad::check::relative_error;
 use hypergrad::Result;
 use rand::Rng;
@@ -125,7 +125,7 @@ impl<'a> OpCheck<'a> {
             .collect::<candle_core::Result<_>>()?;
         let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
         let loss = ((self.f)(&ts)? * &self.w)?.sum_all()?;
-        let grads = loss.backward()?;
+        let grads = backward_keep_graph(&loss)?;
         let mut g = Vec::new();
         let mut dot: Option<Tensor> = None;
         let mut off = 0;

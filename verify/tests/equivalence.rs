@@ -7,26 +7,28 @@
 //! (V(θ) = θ, r ∈ 1..=15, step ∈ [0.01, 0.3], θ ∈ [−30, 30]) and the tiny hypercleaning MLP
 //! (V independent of θ, hidden 2..=5, r ∈ 1..=5). Tolerances: 1e-9 relative between the three
 //! exact gradients (and the quadratic's closed form), 1e-6 against finite differences (h = 1e-5).
+//! Every MLP case runs twice: through candle autodiff and through the hand-derived
+//! `MlpAnalytic` (recorded as `equivalence/proptest_analytic/...`; its finite differences take
+//! the inner steps with the analytic ∂L_in/∂φ, its unrolled reference is autodiff's).
 //!
 //! Negative controls: the same comparison with the engine's stored and recompute estimators run
 //! on sabotaged oracles — HVP sign flipped, the cross term (∂²L_in/∂θ∂φ)ᵀv dropped, (∂V/∂θ)ᵀv
 //! dropped — must fail (relative error > 1e-3) on every problem where the sabotaged term is
-//! non-zero.
+//! non-zero; on the MLP through both oracles.
 
 use candle_core::{DType, Device};
-use hypergrad::check::{finite_difference_gradient, relative_error};
+use hypergrad::check::relative_error;
 use hypergrad::estimators::{RecomputeExact, StoredExact, Unrolled};
 use hypergrad::problems::{
-    Counterexample, MlpConfig, MlpData, MlpHypercleaning, Quadratic, QuadraticConfig,
+    Counterexample, MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning, Quadratic, QuadraticConfig,
 };
 use hypergrad::{
-    Autodiff, BilevelProblem, Counted, Estimator, Oracles, ParamList, Result, TaskDistribution,
-    UnrolledReference,
+    Autodiff, Counted, Estimator, Oracles, ParamList, Result, TaskDistribution, UnrolledReference,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::cell::Cell;
-use verify::fixtures::{rng, tiny_mlp};
+use verify::fixtures::{rng, tiny_mlp, ProblemOracles};
 use verify::report::{record_and_assert, Record, Verdict};
 use verify::sabotage::{DropCrossTerm, DropStartVjp, FlipHvpSign};
 
@@ -112,10 +114,10 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 /// Max relative errors (stored vs recompute/unrolled, stored vs finite differences).
-fn errors<P: BilevelProblem>(
-    o: &Counted<Autodiff<P>>,
+fn errors<O: ProblemOracles>(
+    o: &Counted<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     closed: Option<Vec<f64>>,
 ) -> Result<(f64, f64)> {
     let mut r = rng(0);
@@ -128,7 +130,7 @@ fn errors<P: BilevelProblem>(
         .grad
         .to_vec()?;
     let unrolled = Unrolled.estimate(o, theta, task, &mut r)?.grad.to_vec()?;
-    let fd = finite_difference_gradient(o.inner(), theta, task, 1e-5)?;
+    let fd = o.inner().finite_difference_gradient(theta, task, 1e-5)?;
     let mut exact =
         relative_error(&recompute, &stored, 1e-12).max(relative_error(&unrolled, &stored, 1e-12));
     if let Some(c) = closed {
@@ -137,7 +139,18 @@ fn errors<P: BilevelProblem>(
     Ok((exact, relative_error(&stored, &fd, 1e-8)))
 }
 
-fn case_errors(c: &Case) -> Result<(f64, f64)> {
+/// Max relative errors of a case through candle autodiff, and for the MLP also through the
+/// hand-derived `MlpAnalytic` (same problem, same θ).
+struct CaseErrors {
+    autodiff: (f64, f64),
+    analytic: Option<(f64, f64)>,
+}
+
+fn case_errors(c: &Case) -> Result<CaseErrors> {
+    let autodiff = |e| CaseErrors {
+        autodiff: e,
+        analytic: None,
+    };
     match c {
         Case::Quadratic { cfg, theta } => {
             let o = Counted::new(Autodiff::new(Quadratic::new(
@@ -148,7 +161,7 @@ fn case_errors(c: &Case) -> Result<(f64, f64)> {
             let p = o.inner().problem();
             let task = p.sample_task(&mut rng(cfg.seed))?;
             let closed = p.closed_form_gradient(theta, &task);
-            errors(&o, &p.theta(theta)?, &task, Some(closed))
+            errors(&o, &p.theta(theta)?, &task, Some(closed)).map(autodiff)
         }
         Case::Counterexample {
             r,
@@ -163,7 +176,7 @@ fn case_errors(c: &Case) -> Result<(f64, f64)> {
                 *r,
                 *step,
             )?)?);
-            errors(&o, &o.inner().problem().theta(*theta)?, task, None)
+            errors(&o, &o.inner().problem().theta(*theta)?, task, None).map(autodiff)
         }
         Case::Mlp {
             n,
@@ -182,9 +195,14 @@ fn case_errors(c: &Case) -> Result<(f64, f64)> {
                 init_seed: *seed,
                 task_batch: None,
             };
-            let o = Counted::new(Autodiff::new(MlpHypercleaning::new(data, cfg)?)?);
+            let problem = MlpHypercleaning::new(data, cfg)?;
+            let o = Counted::new(Autodiff::new(problem.clone())?);
+            let a = Counted::new(MlpAnalytic::new(problem)?);
             let theta = verify::fixtures::mlp_theta(&o, *seed)?;
-            errors(&o, &theta, &Default::default(), None)
+            Ok(CaseErrors {
+                autodiff: errors(&o, &theta, &Default::default(), None)?,
+                analytic: Some(errors(&a, &theta, &Default::default(), None)?),
+            })
         }
     }
 }
@@ -201,9 +219,11 @@ fn exact_recompute_unrolled_and_finite_differences_agree() {
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[7u8; 32]));
     let worst = Cell::new((0.0f64, 0.0f64));
+    // (worst exact, worst finite differences, MLP cases) through `MlpAnalytic`.
+    let worst_analytic = Cell::new((0.0f64, 0.0f64, 0u64));
     let result = runner.run(&case(), |c| {
-        let (exact, fd) =
-            case_errors(&c).map_err(|e| TestCaseError::fail(format!("{c:?}: {e}")))?;
+        let errs = case_errors(&c).map_err(|e| TestCaseError::fail(format!("{c:?}: {e}")))?;
+        let (exact, fd) = errs.autodiff;
         let (we, wf) = worst.get();
         worst.set((we.max(exact), wf.max(fd)));
         prop_assert!(
@@ -211,11 +231,27 @@ fn exact_recompute_unrolled_and_finite_differences_agree() {
             "{c:?}: exact estimators differ by {exact:e}"
         );
         prop_assert!(fd < FD_TOL, "{c:?}: exact vs finite differences {fd:e}");
+        if let Some((exact, fd)) = errs.analytic {
+            let (we, wf, n) = worst_analytic.get();
+            worst_analytic.set((we.max(exact), wf.max(fd), n + 1));
+            prop_assert!(
+                exact < EXACT_TOL,
+                "{c:?}: analytic oracles: exact estimators differ by {exact:e}"
+            );
+            prop_assert!(
+                fd < FD_TOL,
+                "{c:?}: analytic oracles: exact vs finite differences {fd:e}"
+            );
+        }
         Ok(())
     });
     let (we, wf) = worst.get();
+    let (wae, waf, n_analytic) = worst_analytic.get();
     println!(
         "worst relative errors over {CASES} cases: exact {we:.3e}, finite differences {wf:.3e}"
+    );
+    println!(
+        "MlpAnalytic, worst over {n_analytic} MLP cases: exact {wae:.3e}, finite differences {waf:.3e}"
     );
     if let Err(e) = &result {
         println!("proptest failure: {e}");
@@ -234,6 +270,22 @@ fn exact_recompute_unrolled_and_finite_differences_agree() {
             Verdict::Pass,
         )
     };
+    let rec_analytic = |name: &str, value: f64, tol: f64| {
+        Record {
+            n: n_analytic,
+            seed: SEED,
+            detail: "proptest (ChaCha, seed [7; 32]): its MLP cases through MlpAnalytic (finite \
+                     differences with analytic inner steps, autodiff unrolled reference)"
+                .into(),
+            ..Record::new(name, "max_rel_error", value, tol)
+        }
+        .verdicts(
+            Verdict::from_rejected(
+                result.is_err() || n_analytic == 0 || value.is_nan() || value >= tol,
+            ),
+            Verdict::Pass,
+        )
+    };
     record_and_assert(&[
         rec(
             "equivalence/proptest/stored_vs_recompute_vs_unrolled",
@@ -243,6 +295,16 @@ fn exact_recompute_unrolled_and_finite_differences_agree() {
         rec(
             "equivalence/proptest/stored_vs_finite_differences",
             wf,
+            FD_TOL,
+        ),
+        rec_analytic(
+            "equivalence/proptest_analytic/stored_vs_recompute_vs_unrolled",
+            wae,
+            EXACT_TOL,
+        ),
+        rec_analytic(
+            "equivalence/proptest_analytic/stored_vs_finite_differences",
+            waf,
             FD_TOL,
         ),
     ]);
@@ -274,30 +336,31 @@ fn control(name: &str, err: f64) -> Record {
         .verdicts(Verdict::from_rejected(err > 1e-3), Verdict::Reject)
 }
 
-fn sabotage_all<P: BilevelProblem + Clone>(
+/// The sabotages `which` = [flip HVP sign, drop cross term, drop start VJP] on oracles `make()`.
+fn sabotage_all<O: UnrolledReference>(
     prefix: &str,
-    problem: &P,
+    make: impl Fn() -> Result<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     which: [bool; 3],
 ) -> Result<Vec<Record>> {
     let mut out = Vec::new();
     if which[0] {
-        let o = Counted::new(FlipHvpSign(Autodiff::new(problem.clone())?));
+        let o = Counted::new(FlipHvpSign(make()?));
         out.push(control(
             &format!("{prefix}/flip_hvp_sign"),
             sabotaged_error(&o, theta, task)?,
         ));
     }
     if which[1] {
-        let o = Counted::new(DropCrossTerm(Autodiff::new(problem.clone())?));
+        let o = Counted::new(DropCrossTerm(make()?));
         out.push(control(
             &format!("{prefix}/drop_cross_term"),
             sabotaged_error(&o, theta, task)?,
         ));
     }
     if which[2] {
-        let o = Counted::new(DropStartVjp(Autodiff::new(problem.clone())?));
+        let o = Counted::new(DropStartVjp(make()?));
         out.push(control(
             &format!("{prefix}/drop_start_vjp"),
             sabotaged_error(&o, theta, task)?,
@@ -308,7 +371,7 @@ fn sabotage_all<P: BilevelProblem + Clone>(
 
 /// Each sabotage is caught on every problem where the sabotaged term matters: the quadratic
 /// with V(θ) = Eθ + e (all three), the counterexample (V(θ) = θ; no θ in L_in, so no cross
-/// term) and the MLP (V independent of θ: no start term).
+/// term) and the MLP (V independent of θ: no start term), through autodiff and `MlpAnalytic`.
 #[test]
 fn sabotaged_hvps_are_caught() -> Result<()> {
     let mut records = Vec::new();
@@ -327,7 +390,7 @@ fn sabotaged_hvps_are_caught() -> Result<()> {
     let task = q.sample_task(&mut rng(5))?;
     records.extend(sabotage_all(
         "equivalence/sabotage/quadratic",
-        &q,
+        || Autodiff::new(q.clone()),
         &q.theta(&[0.3, -1.2, 0.7])?,
         &task,
         [true, true, true],
@@ -335,16 +398,24 @@ fn sabotaged_hvps_are_caught() -> Result<()> {
     let c = Counterexample::with_params([0.5, 1.5], [0.0, 10.0], 10.0, 10, 0.1)?;
     records.extend(sabotage_all(
         "equivalence/sabotage/counterexample",
-        &c,
+        || Autodiff::new(c.clone()),
         &c.theta(3.0)?,
         &1,
         [true, false, true],
     )?);
     let o = tiny_mlp(None)?;
     let theta = verify::fixtures::mlp_theta(&o, 1)?;
+    let mlp = o.inner().problem();
     records.extend(sabotage_all(
         "equivalence/sabotage/mlp",
-        o.inner().problem(),
+        || Autodiff::new(mlp.clone()),
+        &theta,
+        &Default::default(),
+        [true, true, false],
+    )?);
+    records.extend(sabotage_all(
+        "equivalence/sabotage/mlp_analytic",
+        || MlpAnalytic::new(mlp.clone()),
         &theta,
         &Default::default(),
         [true, true, false],

@@ -11,12 +11,15 @@
 //!   Holm across the two q at α = 0.01.
 //! - negative controls at the same N and α, each must be rejected: FOM, and UFOM with the 1/q
 //!   factor dropped (`ScaledUfom::without_inverse_q`) at every q.
+//! - the MLP checks run twice, through candle autodiff (`Autodiff<MlpHypercleaning>`) and
+//!   through the hand-derived `MlpAnalytic` (checks suffixed `_analytic`), same θ, seeds, N.
 
 use hypergrad::estimators::{Fom, Ufom, Unrolled};
-use hypergrad::{Autodiff, ParamList};
-use hypergrad::{BilevelProblem, Estimator, Result, TaskDistribution};
+use hypergrad::{Counted, Estimator, ParamList, Result, TaskDistribution, UnrolledReference};
 use verify::checks::{unbiased_fixed_task, unbiased_random_tasks, ALPHA};
-use verify::fixtures::{counterexample, draws, fo_and_exact, mlp_theta, sub, tiny_mlp, Problem};
+use verify::fixtures::{
+    counterexample, draws, fo_and_exact, mlp_theta, sub, tiny_mlp, tiny_mlp_analytic, MlpOracles,
+};
 use verify::report::{record_and_assert, Record, Verdict};
 use verify::sabotage::ScaledUfom;
 use verify::stats::{holm_adjust, random_directions};
@@ -24,21 +27,21 @@ use verify::stats::{holm_adjust, random_directions};
 const QS: [f64; 3] = [0.05, 0.2, 0.5];
 const SEED: u64 = 1000;
 
-type Est<P> = Box<dyn Estimator<Autodiff<P>>>;
+type Est<O> = Box<dyn Estimator<O>>;
 
 /// One Holm family over q at a fixed (θ, T): `make(q)` builds the estimator.
 #[allow(clippy::too_many_arguments)]
-fn fixed_task_family<P: BilevelProblem>(
+fn fixed_task_family<O: UnrolledReference>(
     check: &str,
-    o: &Problem<P>,
+    o: &Counted<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     n: usize,
-    make: &dyn Fn(f64) -> Est<P>,
+    make: &dyn Fn(f64) -> Est<O>,
     expected: Verdict,
 ) -> Result<Vec<Record>>
 where
-    P::Task: Clone,
+    O::Task: Clone,
 {
     let (g_fo, g_exact) = fo_and_exact(o, theta, task)?;
     let u = &random_directions(1, g_exact.len(), 17)[0];
@@ -101,15 +104,15 @@ fn assert_on_the_line(samples: &[Vec<f64>], g_fo: &[f64], g_exact: &[f64], q: f6
     }
 }
 
-fn fom_check<P: BilevelProblem>(
+fn fom_check<O: UnrolledReference>(
     check: &str,
-    o: &Problem<P>,
+    o: &Counted<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     n: usize,
 ) -> Result<Record>
 where
-    P::Task: Clone,
+    O::Task: Clone,
 {
     let (_, g_exact) = fo_and_exact(o, theta, task)?;
     let u = &random_directions(1, g_exact.len(), 17)[0];
@@ -130,15 +133,15 @@ where
     .verdicts(Verdict::from_rejected(t.p_value <= ALPHA), Verdict::Reject))
 }
 
-fn fixed_task_records<P: BilevelProblem + 'static>(
+fn fixed_task_records<O: UnrolledReference + 'static>(
     check: &str,
-    o: &Problem<P>,
+    o: &Counted<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     n: usize,
 ) -> Result<Vec<Record>>
 where
-    P::Task: Clone,
+    O::Task: Clone,
 {
     let mut records = fixed_task_family(
         check,
@@ -146,7 +149,7 @@ where
         theta,
         task,
         n,
-        &|q| Box::new(Ufom::new(q).unwrap()) as Est<P>,
+        &|q| Box::new(Ufom::new(q).unwrap()) as Est<O>,
         Verdict::Pass,
     )?;
     records.extend(fixed_task_family(
@@ -155,7 +158,7 @@ where
         theta,
         task,
         n,
-        &|q| Box::new(ScaledUfom::without_inverse_q(q)) as Est<P>,
+        &|q| Box::new(ScaledUfom::without_inverse_q(q)) as Est<O>,
         Verdict::Reject,
     )?);
     records.push(fom_check(check, o, theta, task, n)?);
@@ -178,13 +181,11 @@ fn ufom_is_unbiased_on_the_counterexample_for_a_fixed_task() -> Result<()> {
 }
 
 /// Tiny MLP, θ ~ N(0, I) (seed 1), full-batch task; N = 400, α = 0.01.
-#[test]
-fn ufom_is_unbiased_on_the_mlp_for_a_fixed_task() -> Result<()> {
-    let o = tiny_mlp(None)?;
-    let theta = mlp_theta(&o, 1)?;
+fn mlp_fixed_task<O: MlpOracles + 'static>(check: &str, o: &Counted<O>) -> Result<()> {
+    let theta = mlp_theta(o, 1)?;
     record_and_assert(&fixed_task_records(
-        "unbiasedness/mlp_fixed_task",
-        &o,
+        check,
+        o,
         &theta,
         &Default::default(),
         400,
@@ -192,41 +193,53 @@ fn ufom_is_unbiased_on_the_mlp_for_a_fixed_task() -> Result<()> {
     Ok(())
 }
 
+/// [`mlp_fixed_task`] through candle autodiff.
+#[test]
+fn ufom_is_unbiased_on_the_mlp_for_a_fixed_task() -> Result<()> {
+    mlp_fixed_task("unbiasedness/mlp_fixed_task", &tiny_mlp(None)?)
+}
+
+/// [`mlp_fixed_task`] through the hand-derived oracles (`MlpAnalytic`).
+#[test]
+fn ufom_is_unbiased_on_the_mlp_for_a_fixed_task_analytic() -> Result<()> {
+    mlp_fixed_task(
+        "unbiasedness/mlp_fixed_task_analytic",
+        &tiny_mlp_analytic(None)?,
+    )
+}
+
 /// Tiny MLP with random mini-batch tasks (8 of 24), θ ~ N(0, I) (seed 2): paired differences
 /// with the exact gradient (unrolled autodiff reference) on the same task, Hotelling's T² on 3 projections; N = 400,
 /// α = 0.01, Holm over q ∈ {0.2, 0.5}. FOM and the dropped-1/q variant must be rejected.
-#[test]
-fn ufom_is_unbiased_on_the_mlp_over_random_tasks() -> Result<()> {
+fn mlp_random_tasks<O: MlpOracles>(check: &str, o: &Counted<O>) -> Result<()> {
     const N: usize = 400;
-    let o = tiny_mlp(Some(8))?;
     let p = o.inner().problem();
-    let theta = mlp_theta(&o, 2)?;
+    let theta = mlp_theta(o, 2)?;
     let dirs = random_directions(3, theta.numel(), 23);
-    let run =
-        |est: &mut dyn Estimator<Autodiff<_>>, seed: u64| -> Result<verify::stats::Hotelling> {
-            let mut tasks = Vec::new();
-            let samples = draws(
-                est,
-                &o,
-                &theta,
-                |r| {
-                    let t = p.sample_task(r)?;
-                    tasks.push(t.clone());
-                    Ok(t)
-                },
-                N,
-                seed,
-            )?;
-            let mut diffs = Vec::with_capacity(N);
-            for (s, t) in samples.iter().zip(&tasks) {
-                let exact = Unrolled
-                    .estimate(&o, &theta, t, &mut verify::fixtures::rng(0))?
-                    .grad
-                    .to_vec()?;
-                diffs.push(sub(&s.grad, &exact));
-            }
-            Ok(unbiased_random_tasks(&diffs, &dirs))
-        };
+    let run = |est: &mut dyn Estimator<O>, seed: u64| -> Result<verify::stats::Hotelling> {
+        let mut tasks = Vec::new();
+        let samples = draws(
+            est,
+            o,
+            &theta,
+            |r| {
+                let t = p.sample_task(r)?;
+                tasks.push(t.clone());
+                Ok(t)
+            },
+            N,
+            seed,
+        )?;
+        let mut diffs = Vec::with_capacity(N);
+        for (s, t) in samples.iter().zip(&tasks) {
+            let exact = Unrolled
+                .estimate(o, &theta, t, &mut verify::fixtures::rng(0))?
+                .grad
+                .to_vec()?;
+            diffs.push(sub(&s.grad, &exact));
+        }
+        Ok(unbiased_random_tasks(&diffs, &dirs))
+    };
     let qs = [0.2, 0.5];
     let mut records = Vec::new();
     for (label, expected) in [
@@ -251,7 +264,7 @@ fn ufom_is_unbiased_on_the_mlp_over_random_tasks() -> Result<()> {
                     n: N as u64,
                     seed,
                     detail: format!("{label}(q={q}); Hotelling T² on 3 projections of paired G − G_exact, Holm over q in {qs:?}"),
-                    ..Record::new(&format!("unbiasedness/mlp_random_tasks/{label}(q={q})"), "hotelling_t2", h.t2, ALPHA)
+                    ..Record::new(&format!("{check}/{label}(q={q})"), "hotelling_t2", h.t2, ALPHA)
                 }
                 .verdicts(Verdict::from_rejected(p <= ALPHA), expected),
             );
@@ -266,12 +279,7 @@ fn ufom_is_unbiased_on_the_mlp_over_random_tasks() -> Result<()> {
             detail:
                 "FOM (negative control); Hotelling T² on 3 projections of paired G_FO − G_exact"
                     .into(),
-            ..Record::new(
-                "unbiasedness/mlp_random_tasks/fom",
-                "hotelling_t2",
-                h.t2,
-                ALPHA,
-            )
+            ..Record::new(&format!("{check}/fom"), "hotelling_t2", h.t2, ALPHA)
         }
         .verdicts(Verdict::from_rejected(h.p_value <= ALPHA), Verdict::Reject),
     );
@@ -286,4 +294,19 @@ fn ufom_is_unbiased_on_the_mlp_over_random_tasks() -> Result<()> {
     }
     record_and_assert(&records);
     Ok(())
+}
+
+/// [`mlp_random_tasks`] through candle autodiff.
+#[test]
+fn ufom_is_unbiased_on_the_mlp_over_random_tasks() -> Result<()> {
+    mlp_random_tasks("unbiasedness/mlp_random_tasks", &tiny_mlp(Some(8))?)
+}
+
+/// [`mlp_random_tasks`] through the hand-derived oracles (`MlpAnalytic`).
+#[test]
+fn ufom_is_unbiased_on_the_mlp_over_random_tasks_analytic() -> Result<()> {
+    mlp_random_tasks(
+        "unbiasedness/mlp_random_tasks_analytic",
+        &tiny_mlp_analytic(Some(8))?,
+    )
 }

@@ -14,14 +14,16 @@
 //!   upper 99.5 % t-limits (so the estimated bound errs high); N = 200 UFOM draws per θ at
 //!   q = 0.2, same test. Negative control: the correction scaled by 1/q² instead of 1/q
 //!   (`ScaledUfom::inverse_q_squared`) must violate the bound.
+//! - the MLP checks run twice, through candle autodiff (`Autodiff<MlpHypercleaning>`) and
+//!   through the hand-derived `MlpAnalytic` (checks suffixed `_analytic`), same θ, seeds, N.
 
 use hypergrad::estimators::{Fom, Ufom};
-use hypergrad::{Autodiff, BilevelProblem, Estimator, ParamList, Result, TaskDistribution};
+use hypergrad::{Counted, Estimator, ParamList, Result, TaskDistribution, UnrolledReference};
 use statrs::distribution::{ContinuousCDF, StudentsT};
 use verify::checks::ALPHA;
 use verify::fixtures::{
     counterexample, draws, fig1d_counterexample, fo_and_exact, mlp_theta, sq_norm, sub, tiny_mlp,
-    Problem,
+    tiny_mlp_analytic, MlpOracles, ProblemOracles,
 };
 use verify::report::{record_and_assert, Record, Verdict};
 use verify::sabotage::ScaledUfom;
@@ -29,17 +31,17 @@ use verify::stats::{holm_adjust, interval_contains, mean, mean_interval, std_err
 
 const SEED: u64 = 2000;
 
-type Est<P> = Box<dyn Estimator<Autodiff<P>>>;
+type Est<O> = Box<dyn Estimator<O>>;
 
-fn identity_records<P: BilevelProblem>(
+fn identity_records<O: UnrolledReference>(
     check: &str,
-    o: &Problem<P>,
+    o: &Counted<O>,
     theta: &ParamList,
-    task: &P::Task,
+    task: &O::Task,
     n: usize,
 ) -> Result<Vec<Record>>
 where
-    P::Task: Clone,
+    O::Task: Clone,
 {
     let (g_fo, g_exact) = fo_and_exact(o, theta, task)?;
     let d2 = sq_norm(&sub(&g_exact, &g_fo));
@@ -47,7 +49,7 @@ where
     for (i, q) in [0.2, 0.5].into_iter().enumerate() {
         let predicted = sq_norm(&g_exact) + (1.0 / q - 1.0) * d2;
         let seed = SEED + i as u64;
-        let candidates: [(Est<P>, Verdict); 3] = [
+        let candidates: [(Est<O>, Verdict); 3] = [
             (Box::new(Ufom::new(q)?), Verdict::Pass),
             (Box::new(ScaledUfom::without_inverse_q(q)), Verdict::Reject),
             (Box::new(Fom), Verdict::Reject),
@@ -102,13 +104,11 @@ fn second_moment_identity_on_the_counterexample() -> Result<()> {
 }
 
 /// Per-(θ, T) identity on the tiny MLP (θ ~ N(0, I), seed 1, full batch), N = 400, α = 0.01.
-#[test]
-fn second_moment_identity_on_the_mlp() -> Result<()> {
-    let o = tiny_mlp(None)?;
-    let theta = mlp_theta(&o, 1)?;
+fn identity_mlp<O: MlpOracles>(check: &str, o: &Counted<O>) -> Result<()> {
+    let theta = mlp_theta(o, 1)?;
     record_and_assert(&identity_records(
-        "variance/identity_mlp",
-        &o,
+        check,
+        o,
         &theta,
         &Default::default(),
         400,
@@ -116,15 +116,30 @@ fn second_moment_identity_on_the_mlp() -> Result<()> {
     Ok(())
 }
 
+/// [`identity_mlp`] through candle autodiff.
+#[test]
+fn second_moment_identity_on_the_mlp() -> Result<()> {
+    identity_mlp("variance/identity_mlp", &tiny_mlp(None)?)
+}
+
+/// [`identity_mlp`] through the hand-derived oracles (`MlpAnalytic`).
+#[test]
+fn second_moment_identity_on_the_mlp_analytic() -> Result<()> {
+    identity_mlp("variance/identity_mlp_analytic", &tiny_mlp_analytic(None)?)
+}
+
 /// One-sided Holm family "E‖G(θ_k)‖² ≤ bound" over the θ_k; returns (max mean, min adjusted p).
-fn bound_family<P: TaskDistribution>(
-    o: &Problem<P>,
+fn bound_family<O: ProblemOracles>(
+    o: &Counted<O>,
     thetas: &[ParamList],
-    est: &mut dyn Estimator<Autodiff<P>>,
+    est: &mut dyn Estimator<O>,
     bound: f64,
     n: usize,
     seed: u64,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, f64)>
+where
+    O::Problem: TaskDistribution,
+{
     let p = o.inner().problem();
     let mut pvals = Vec::new();
     let mut worst = f64::NEG_INFINITY;
@@ -236,22 +251,20 @@ fn upper_limit(xs: &[f64]) -> f64 {
 }
 
 /// Lemma 1 on the tiny MLP with random tasks: 4 random θ, M = 100, N = 200, q = 0.2.
-#[test]
-fn lemma1_bound_on_the_mlp_over_random_theta() -> Result<()> {
+fn lemma1_mlp<O: MlpOracles>(check: &str, o: &Counted<O>) -> Result<()> {
     const M: usize = 100;
     const N: usize = 200;
     let q = 0.2;
-    let o = tiny_mlp(Some(8))?;
     let p = o.inner().problem();
     let thetas: Vec<ParamList> = (0..4)
-        .map(|k| mlp_theta(&o, 10 + k))
+        .map(|k| mlp_theta(o, 10 + k))
         .collect::<Result<_>>()?;
     let (mut d2, mut v2) = (0.0f64, 0.0f64);
     let mut r = verify::fixtures::rng(SEED + 200);
     for theta in &thetas {
         let (mut ds, mut vs) = (Vec::with_capacity(M), Vec::with_capacity(M));
         for _ in 0..M {
-            let (fo, exact) = fo_and_exact(&o, theta, &p.sample_task(&mut r)?)?;
+            let (fo, exact) = fo_and_exact(o, theta, &p.sample_task(&mut r)?)?;
             ds.push(sq_norm(&sub(&fo, &exact)));
             vs.push(sq_norm(&exact));
         }
@@ -259,22 +272,22 @@ fn lemma1_bound_on_the_mlp_over_random_theta() -> Result<()> {
         v2 = v2.max(upper_limit(&vs));
     }
     let bound = (1.0 / q - 1.0) * d2 + v2;
-    let (worst, pv) = bound_family(&o, &thetas, &mut Ufom::new(q)?, bound, N, SEED + 300)?;
+    let (worst, pv) = bound_family(o, &thetas, &mut Ufom::new(q)?, bound, N, SEED + 300)?;
     let (worst_bad, pv_bad) = bound_family(
-        &o,
+        o,
         &thetas,
         &mut ScaledUfom::inverse_q_squared(q),
         bound,
         N,
         SEED + 300,
     )?;
-    println!("MLP: D² ≤ {d2:.4e}, V² ≤ {v2:.4e}, bound {bound:.4e}; UFOM max mean ‖G‖² = {worst:.4e} (p = {pv:.3e}); 1/q²: {worst_bad:.4e} (p = {pv_bad:.3e})");
+    println!("{check}: D² ≤ {d2:.4e}, V² ≤ {v2:.4e}, bound {bound:.4e}; UFOM max mean ‖G‖² = {worst:.4e} (p = {pv:.3e}); 1/q²: {worst_bad:.4e} (p = {pv_bad:.3e})");
     let detail = |w: &str| {
         format!("{w}; q = {q}; D² = {d2:.5e}, V² = {v2:.5e} (upper 99.5% limits over 4 θ, M = {M} tasks each); one-sided t, Holm over 4 θ")
     };
     record_and_assert(&[
         bound_record(
-            "variance/lemma1_mlp/ufom",
+            &format!("{check}/ufom"),
             (worst, pv),
             bound,
             N,
@@ -283,7 +296,7 @@ fn lemma1_bound_on_the_mlp_over_random_theta() -> Result<()> {
             detail("ufom"),
         ),
         bound_record(
-            "variance/lemma1_mlp/inverse_q_squared",
+            &format!("{check}/inverse_q_squared"),
             (worst_bad, pv_bad),
             bound,
             N,
@@ -293,4 +306,16 @@ fn lemma1_bound_on_the_mlp_over_random_theta() -> Result<()> {
         ),
     ]);
     Ok(())
+}
+
+/// [`lemma1_mlp`] through candle autodiff.
+#[test]
+fn lemma1_bound_on_the_mlp_over_random_theta() -> Result<()> {
+    lemma1_mlp("variance/lemma1_mlp", &tiny_mlp(Some(8))?)
+}
+
+/// [`lemma1_mlp`] through the hand-derived oracles (`MlpAnalytic`).
+#[test]
+fn lemma1_bound_on_the_mlp_over_random_theta_analytic() -> Result<()> {
+    lemma1_mlp("variance/lemma1_mlp_analytic", &tiny_mlp_analytic(Some(8))?)
 }

@@ -3,19 +3,8 @@
 
 use crate::error::Result;
 pub(crate) use crate::oracles::rollout;
-use crate::oracles::Oracles;
+use crate::oracles::{Kept, Oracles};
 use crate::params::ParamList;
-
-/// φ − α ∂L_in/∂φ(θ, φ, T) (one gradient call).
-pub(crate) fn inner_step<O: Oracles>(
-    o: &O,
-    theta: &ParamList,
-    task: &O::Task,
-    phi: &ParamList,
-    alpha: f64,
-) -> Result<ParamList> {
-    phi.axpy(-alpha, &o.inner_grad(theta, phi, task)?)
-}
 
 /// The backward vectors (b1, b2) of Algorithms 2–4.
 pub(crate) struct Backward {
@@ -46,8 +35,25 @@ impl Backward {
         alpha: f64,
     ) -> Result<()> {
         let (h_theta, h_phi) = o.inner_hvp(theta, phi_prev, task, &self.b2)?;
-        self.b1 = self.b1.axpy(-alpha, &h_theta)?;
-        self.b2 = self.b2.axpy(-alpha, &h_phi)?;
+        self.apply(alpha, &h_theta, &h_phi)
+    }
+
+    /// [`Backward::step_back`] reusing what the forward pass kept at φ_{j−1} (one HVP call).
+    pub fn step_back_kept<O: Oracles>(
+        &mut self,
+        o: &O,
+        theta: &ParamList,
+        task: &O::Task,
+        (phi_prev, kept): (&ParamList, &Kept),
+        alpha: f64,
+    ) -> Result<()> {
+        let (h_theta, h_phi) = o.inner_hvp_kept(theta, phi_prev, task, kept, &self.b2)?;
+        self.apply(alpha, &h_theta, &h_phi)
+    }
+
+    fn apply(&mut self, alpha: f64, h_theta: &ParamList, h_phi: &ParamList) -> Result<()> {
+        self.b1 = self.b1.axpy(-alpha, h_theta)?;
+        self.b2 = self.b2.axpy(-alpha, h_phi)?;
         Ok(())
     }
 

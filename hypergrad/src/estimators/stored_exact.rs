@@ -2,8 +2,13 @@
 //! forward loop, then sweep backwards from b1 = ∂L_out/∂θ, b2 = ∂L_out/∂φ at φ_r:
 //! for j = r..1, b1 −= α_j (∂²L_in/∂θ∂φ)ᵀ b2 and b2 −= α_j (∂²L_in/∂φ²)ᵀ b2 at φ_{j−1};
 //! return b1 + (∂V/∂θ)ᵀ b2. Memory O(r·p).
+//!
+//! Each forward step keeps what its gradient call built ([`Oracles::inner_grad_kept`]: for
+//! autodiff, the graph of ∂L_in/∂φ at φ_{j−1}), so the backward sweep's HVP at φ_{j−1} reuses
+//! it instead of recomputing the forward and first backward pass. Same values, bitwise; the
+//! graphs are O(r) memory like the states themselves.
 
-use super::inner_loop::{inner_step, Backward};
+use super::inner_loop::Backward;
 use super::{Estimate, Estimator};
 use crate::error::Result;
 use crate::oracles::{Counted, Oracles};
@@ -33,16 +38,17 @@ impl<O: Oracles> Estimator<O> for StoredExact {
         let mut states = Vec::with_capacity(alphas.len());
         let mut phi = o.start(theta, task)?;
         for &alpha in alphas {
-            let next = inner_step(o, theta, task, &phi, alpha)?;
-            states.push(phi);
+            let (grad, kept) = o.inner_grad_kept(theta, &phi, task)?;
+            let next = phi.axpy(-alpha, &grad)?;
+            states.push((phi, kept));
             phi = next;
         }
         let peak_states = states.len() + 1;
         let state_bytes = phi.bytes();
         let mut bw = Backward::at_end(o, theta, task, &phi)?;
         // Backward: j = r..1 at the stored φ_{j−1}.
-        for (phi_prev, &alpha) in states.iter().zip(alphas).rev() {
-            bw.step_back(o, theta, task, phi_prev, alpha)?;
+        for ((phi_prev, kept), &alpha) in states.iter().zip(alphas).rev() {
+            bw.step_back_kept(o, theta, task, (phi_prev, kept), alpha)?;
         }
         let grad = bw.gradient(o, theta, task)?;
         Ok(Estimate::deterministic(

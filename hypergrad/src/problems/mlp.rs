@@ -204,6 +204,11 @@ impl MlpHypercleaning {
         &self.data
     }
 
+    /// The settings.
+    pub fn config(&self) -> &MlpConfig {
+        &self.cfg
+    }
+
     /// θ = 0 (every example weighted σ(0) = ½).
     pub fn theta_zero(&self) -> Result<ParamList> {
         let n = self.data.train_x.dims2()?.0;

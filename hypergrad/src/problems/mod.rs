@@ -5,12 +5,14 @@ pub mod convnet;
 pub mod counterexample;
 pub mod maml;
 pub mod mlp;
+pub mod mlp_analytic;
 pub mod quadratic;
 
 pub use convnet::ConvNet;
 pub use counterexample::{Counterexample, CounterexampleConfig};
 pub use maml::{synthetic_source, Maml, MamlTask, TaskSource};
 pub use mlp::{MlpConfig, MlpData, MlpHypercleaning, MlpTask};
+pub use mlp_analytic::MlpAnalytic;
 pub use quadratic::{Quadratic, QuadraticConfig, QuadraticTask};
 
 /// One standard normal draw.

@@ -18,6 +18,7 @@ use std::time::SystemTime;
 /// Version of the `reports/perf.json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
+pub mod engine;
 mod estimates;
 pub use estimates::*;
 
@@ -186,6 +187,9 @@ pub struct PerfReport {
     pub skipped: Vec<String>,
     /// Remarks.
     pub notes: Vec<String>,
+    /// The oracles on the four reference cases (absent in reports written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<engine::EngineReport>,
 }
 
 /// The command that produces `reports/perf.json`.
@@ -263,6 +267,7 @@ pub fn summarise(
         scaling,
         skipped: meta.skipped.clone(),
         notes: meta.notes.clone(),
+        engine: None,
     })
 }
 

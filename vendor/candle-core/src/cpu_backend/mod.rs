@@ -344,6 +344,36 @@ impl ReduceSum<'_> {
                     }
                     return Ok(dst);
                 };
+                // Reducing over a block of consecutive dimensions (e.g. the rows of a matrix,
+                // as the backward pass of a broadcast does): src is (pre, reduce, post) and
+                // each dst row of `post` elements accumulates `reduce` contiguous rows, in the
+                // same order as the generic loop below but without a division per element.
+                let rank = src_l.shape().rank();
+                let first = self.reduce_dims.first().copied().unwrap_or(0);
+                let consecutive = self
+                    .reduce_dims
+                    .iter()
+                    .enumerate()
+                    .all(|(i, &d)| d == first + i);
+                if consecutive && !self.reduce_dims.is_empty() {
+                    let dims = src_l.shape().dims();
+                    let last = first + self.reduce_dims.len();
+                    let reduce_sz: usize = dims[first..last].iter().product();
+                    let post: usize = dims[last..rank].iter().product();
+                    if post > 0 && reduce_sz > 0 {
+                        for (dst_row, src_block) in dst
+                            .chunks_exact_mut(post)
+                            .zip(src.chunks_exact(reduce_sz * post))
+                        {
+                            for src_row in src_block.chunks_exact(post) {
+                                for (d, &s) in dst_row.iter_mut().zip(src_row) {
+                                    *d += s;
+                                }
+                            }
+                        }
+                    }
+                    return Ok(dst);
+                }
                 for (unstr_index, &src) in src.iter().enumerate() {
                     let mut dst_index = unstr_index;
                     // Set the reduce_dims indexes to 0.

@@ -1,6 +1,9 @@
 //! Criterion performance benches of the hypergradient oracles and estimators, summarised into
 //! `reports/perf.json` (`cargo bench -p ufom-bench --bench perf`).
 //!
+//! * group `engine` and friends ([`engine`]): the four reference cases of the fast-engine work
+//!   (MLP n = 1000 / 5000, conv net 8 / 64 filters), autodiff and analytic oracles, matmul
+//!   GFLOP/s; written to the `engine` section of the report.
 //! * group `oracle`: one inner gradient vs one HVP on a hypercleaning-shaped MLP in f32
 //!   ([`ORACLE_SIZE`]); their ratio is the C2/C1 cost ratio of the paper's §4.4.
 //! * group `estimator`: every estimator on a small MLP ([`ESTIMATOR_SIZE`]) for each r in [`RS`];
@@ -11,6 +14,8 @@
 //! `reports/perf.json` is only written in benchmark mode (`cargo bench`), never by
 //! `cargo bench -- --test`, `--list`, `--profile-time` or `cargo test --benches`, and only if
 //! every benchmark produced fresh estimates (a filtered run leaves the report alone).
+
+mod engine;
 
 use anyhow::{Context, Result};
 use candle_core::{DType, Device};
@@ -284,6 +289,7 @@ fn benchmark_mode() -> bool {
 }
 
 fn main() -> Result<()> {
+    let process = ufom_bench::process::configure();
     // Slack for file systems with coarse modification times.
     let started = SystemTime::now() - Duration::from_secs(2);
     let bench_mode = benchmark_mode();
@@ -292,6 +298,7 @@ fn main() -> Result<()> {
         .output_directory(&dir)
         .configure_from_args();
 
+    engine::bench(&mut c)?;
     let oracle_problem = bench_oracles(&mut c)?;
     let (estimator_problem, memory) = bench_estimators(&mut c, bench_mode)?;
     c.final_summary();
@@ -356,7 +363,11 @@ fn main() -> Result<()> {
         notes,
         fresh_since: Some(started),
     };
-    match summarise(&dir, &memory, &meta) {
+    let report = summarise(&dir, &memory, &meta).and_then(|mut report| {
+        report.engine = Some(engine::summarise(&dir, started, process)?);
+        Ok(report)
+    });
+    match report {
         Ok(report) => {
             let path = root.join("reports").join("perf.json");
             write_json(&path, &report)?;

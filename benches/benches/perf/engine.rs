@@ -1,0 +1,261 @@
+//! The `engine` group of the perf bench: the oracles on the four reference cases of the
+//! fast-engine work, summarised into the `engine` section of `reports/perf.json`
+//! ([`ufom_bench::harness::perf::engine`]).
+//!
+//! * `<case>` (one group per case): one inner gradient ∂L_in/∂φ and one HVP [(∂²L_in/∂θ∂φ)ᵀv, ∇²_φ L_in v]
+//!   in f32 — `autodiff` (candle reverse mode, reverse-over-reverse) and, for the MLP, the
+//!   hand-derived twin `analytic` (`MlpAnalytic`, R-operator HVP). Cases: hypercleaning MLP
+//!   n = 1000 and n = 5000 (784→256→10, θ ∈ Rⁿ), few-shot conv net 20-way 1-shot with 8 and 64
+//!   filters (28×28 inputs, 4 blocks).
+//! * `hypergradient_r10`: one hypergradient per estimator at r = 10 on the MLP n = 1000 (last
+//!   step folded, α = 1), through each oracle implementation.
+//! * `matmul`: a 1000×784 by 784×256 f32 product, for the machine's GFLOP/s and the FLOP floor.
+
+use anyhow::{Context, Result};
+use candle_core::{DType, Device, Tensor};
+use criterion::{Criterion, SamplingMode};
+use hypergrad::problems::{
+    synthetic_source, ConvNet, Maml, MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning, MlpTask,
+};
+use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList, UnrolledReference};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+use ufom_bench::harness::perf::engine::{jax_reference, mlp_flops, EngineCase, EngineReport};
+use ufom_bench::harness::perf::read_timing;
+use ufom_bench::process::ProcessSettings;
+
+const SAMPLES: usize = 10;
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(3);
+const R: usize = 10;
+const UFOM_Q: f64 = 0.1;
+
+fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
+    let (data, _) = MlpData::synthetic(n, 100, 784, 10, 0.1, 0, DType::F32, &Device::Cpu)?;
+    Ok(MlpHypercleaning::new(
+        data,
+        MlpConfig {
+            hidden: 256,
+            steps,
+            alpha: 1.0,
+            fold_last_step: true,
+            init_seed: 0,
+            task_batch: None,
+        },
+    )?)
+}
+
+/// The gradient and HVP benches of one oracle implementation; returns nothing, criterion
+/// records the times.
+fn bench_pair<O: Oracles>(
+    c: &mut Criterion,
+    group: &str,
+    label: &str,
+    o: &O,
+    theta: &ParamList,
+    phi: &ParamList,
+    task: &O::Task,
+) -> Result<()> {
+    let v = o.inner_grad(theta, phi, task)?;
+    let mut g = c.benchmark_group(group);
+    g.sample_size(SAMPLES)
+        .warm_up_time(WARM_UP)
+        .measurement_time(MEASURE);
+    g.bench_function(format!("gradient_{label}"), |b| {
+        b.iter(|| {
+            o.inner_grad(black_box(theta), black_box(phi), task)
+                .expect("gradient")
+        })
+    });
+    g.bench_function(format!("hvp_{label}"), |b| {
+        b.iter(|| {
+            o.inner_hvp(black_box(theta), black_box(phi), task, black_box(&v))
+                .expect("hvp")
+        })
+    });
+    g.finish();
+    Ok(())
+}
+
+/// Every estimator once per iteration at r = 10 through oracles `O`.
+fn bench_estimators<O: UnrolledReference + 'static>(
+    c: &mut Criterion,
+    label: &str,
+    o: &Counted<O>,
+    theta: &ParamList,
+    task: &O::Task,
+) -> Result<()> {
+    let mut g = c.benchmark_group("hypergradient_r10");
+    g.sampling_mode(SamplingMode::Flat)
+        .sample_size(SAMPLES)
+        .warm_up_time(WARM_UP)
+        .measurement_time(MEASURE);
+    for (name, spec) in estimator_specs() {
+        let mut est = spec.build::<O>()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        g.bench_function(format!("{name}_{label}"), |b| {
+            b.iter(|| {
+                est.estimate(o, black_box(theta), task, &mut rng)
+                    .expect("estimate")
+            })
+        });
+    }
+    g.finish();
+    Ok(())
+}
+
+fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
+    vec![
+        ("fom".into(), EstimatorSpec::Fom),
+        ("stored_exact".into(), EstimatorSpec::Exact),
+        ("recompute_exact".into(), EstimatorSpec::Recompute),
+        (format!("ufom_q{UFOM_Q}"), EstimatorSpec::Ufom { q: UFOM_Q }),
+    ]
+}
+
+/// One conv-net case: θ from the network's initialiser, one synthetic 20-way 1-shot task.
+fn conv_case(filters: usize) -> Result<(Autodiff<Maml>, ParamList, hypergrad::problems::MamlTask)> {
+    let net = ConvNet::omniglot(20, filters);
+    let source = synthetic_source(net.clone(), 1, 1, DType::F32, Device::Cpu);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let task = source(&mut rng)?;
+    let theta = net.init(0, DType::F32, &Device::Cpu)?;
+    let problem = Maml::new(net, 1, 0.1)?.with_source(source);
+    Ok((Autodiff::new(problem)?, theta, task))
+}
+
+/// FLOPs of the timed matmul.
+const MATMUL_FLOPS: f64 = 2.0 * 1000.0 * 784.0 * 256.0;
+
+fn bench_matmul(c: &mut Criterion) -> Result<()> {
+    let a = Tensor::randn(0f32, 1.0, (1000, 784), &Device::Cpu)?;
+    let b = Tensor::randn(0f32, 1.0, (784, 256), &Device::Cpu)?;
+    let mut g = c.benchmark_group("matmul");
+    g.sample_size(SAMPLES)
+        .warm_up_time(WARM_UP)
+        .measurement_time(MEASURE);
+    g.bench_function("f32_1000x784x256", |bch| {
+        bch.iter(|| black_box(&a).matmul(black_box(&b)).expect("matmul"))
+    });
+    g.finish();
+    Ok(())
+}
+
+const CASES: [&str; 4] = ["mlp_n1000", "mlp_n5000", "conv_f8", "conv_f64"];
+const ORACLES: [&str; 2] = ["autodiff", "analytic"];
+
+/// Runs every benchmark of the group.
+pub fn bench(c: &mut Criterion) -> Result<()> {
+    bench_matmul(c)?;
+    for (case, n) in [("mlp_n1000", 1000usize), ("mlp_n5000", 5000)] {
+        let p = mlp(n, 1)?;
+        let theta = p.theta_zero()?;
+        let phi = p.phi0().clone();
+        let task = MlpTask::default();
+        bench_pair(
+            c,
+            case,
+            "autodiff",
+            &Autodiff::new(p.clone())?,
+            &theta,
+            &phi,
+            &task,
+        )?;
+        bench_pair(
+            c,
+            case,
+            "analytic",
+            &MlpAnalytic::new(p)?,
+            &theta,
+            &phi,
+            &task,
+        )?;
+    }
+    for (case, filters) in [("conv_f8", 8usize), ("conv_f64", 64)] {
+        let (o, theta, task) = conv_case(filters)?;
+        // MAML's V(θ) = θ: the inner problem starts at φ = θ.
+        bench_pair(c, case, "autodiff", &o, &theta, &theta, &task)?;
+    }
+    let p = mlp(1000, R)?;
+    let theta = p.theta_zero()?;
+    let task = MlpTask::default();
+    let autodiff = Counted::new(Autodiff::new(p.clone())?);
+    bench_estimators(c, "autodiff", &autodiff, &theta, &task)?;
+    bench_estimators(
+        c,
+        "analytic",
+        &Counted::new(MlpAnalytic::new(p)?),
+        &theta,
+        &task,
+    )?;
+    Ok(())
+}
+
+/// The section of `reports/perf.json`, from criterion's estimates of this run.
+pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Result<EngineReport> {
+    let time_ms = |group: &str, id: &str| -> Result<f64> {
+        Ok(read_timing(dir, group, id, None, Some(since))
+            .with_context(|| format!("{group}/{id}"))?
+            .mean_s
+            * 1e3)
+    };
+    let matmul_gflops = MATMUL_FLOPS / (time_ms("matmul", "f32_1000x784x256")? * 1e-3) / 1e9;
+    let floor = |f: f64| f / (matmul_gflops * 1e9) * 1e3;
+    let mut cases = Vec::new();
+    for case in CASES {
+        for oracles in ORACLES {
+            if oracles == "analytic" && !case.starts_with("mlp") {
+                continue;
+            }
+            let g = time_ms(case, &format!("gradient_{oracles}"))?;
+            let h = time_ms(case, &format!("hvp_{oracles}"))?;
+            let n = if case == "mlp_n1000" { 1000 } else { 5000 };
+            let flops = case.starts_with("mlp").then(|| mlp_flops(n, 784, 256, 10));
+            let jax = jax_reference(case);
+            cases.push(EngineCase {
+                case: case.into(),
+                oracles: oracles.into(),
+                gradient_ms: g,
+                hvp_ms: h,
+                hvp_over_gradient: h / g,
+                gradient_flops: flops.map(|f| f.0),
+                hvp_flops: flops.map(|f| f.1),
+                gradient_floor_ms: flops.map(|f| floor(f.0)),
+                hvp_floor_ms: flops.map(|f| floor(f.1)),
+                jax_gradient_ms: jax.map(|j| j.0),
+                jax_hvp_ms: jax.map(|j| j.1),
+            });
+        }
+    }
+    let mut hypergradient_r10_ms = BTreeMap::new();
+    for (name, _) in estimator_specs() {
+        for oracles in ORACLES {
+            let id = format!("{name}_{oracles}");
+            hypergradient_r10_ms.insert(id.clone(), time_ms("hypergradient_r10", &id)?);
+        }
+    }
+    Ok(EngineReport {
+        process,
+        matmul_gflops,
+        cases,
+        hypergradient_r10_ms,
+        notes: vec![
+            format!(
+                "times: criterion means ({SAMPLES} samples, {WARM_UP:?} warm-up, {MEASURE:?} \
+                 measurement), f32, θ = 0 and φ = φ0 (MLP) or the initialiser's θ (conv)"
+            ),
+            "floor: the FLOPs of the large products at the matmul rate measured in this run".into(),
+            "jax_*: an independent JAX twin measured on the reference machine of the fast-engine \
+             issue (2-core Zen 5, AVX-512), not rerun here: compare on that machine only"
+                .into(),
+            format!(
+                "hypergradient_r10: one estimate at θ = 0 on the full-batch task; ufom q = \
+                 {UFOM_Q} averages over draws of ξ"
+            ),
+        ],
+    })
+}
