@@ -12,6 +12,33 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More log output on stderr (-v: progress details, -vv: debug). Warnings show by default.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Errors only on stderr (no warnings).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+/// Logs to stderr: `RUST_LOG` when set, else warnings (or what -v/-q ask for); colours only on
+/// a terminal.
+fn init_logging(verbose: u8, quiet: bool) {
+    use std::io::IsTerminal;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => tracing_subscriber::EnvFilter::new(spec),
+        _ => tracing_subscriber::EnvFilter::new(level),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 #[derive(Subcommand)]
@@ -30,12 +57,11 @@ enum Command {
 
 fn main() -> ExitCode {
     ufom_bench::process::configure();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+        Ok(cli) => {
+            init_logging(cli.verbose, cli.quiet);
+            cli
+        }
         // --help and --version print as usual.
         Err(e) if !e.use_stderr() => e.exit(),
         // Argument errors: one line on stderr, exit code 2.

@@ -160,3 +160,47 @@ fn unknown_experiment_is_a_usage_error() {
     );
     assert_eq!(err.trim_end().lines().count(), 1);
 }
+
+/// Reports name the commit the binary was built from, even when run outside any repository
+/// (before: `git rev-parse HEAD` of the current directory, so null there, and wrong in another
+/// checkout).
+#[test]
+fn reports_record_the_build_commit_not_the_working_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_ufom"))
+        .args([
+            "bench",
+            "--scale",
+            "smoke",
+            "--experiment",
+            "synthetic",
+            "--out",
+        ])
+        .arg(&out)
+        .current_dir(dir.path())
+        .output()
+        .expect("run ufom");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = read(&out.join("synthetic.json"));
+    let recorded = report["environment"]["git_commit"].as_str().unwrap_or("");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    match head {
+        Some(head) => assert!(
+            recorded == head || recorded == format!("{head}-dirty"),
+            "recorded {recorded:?}, HEAD {head}"
+        ),
+        None => assert_eq!(recorded, "", "no checkout, yet a commit was recorded"),
+    }
+}

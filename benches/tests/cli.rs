@@ -194,3 +194,122 @@ fn every_subcommand_has_help() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
     }
 }
+
+/// Results that are not finite numbers are reported as failures, not printed with exit 0.
+#[test]
+fn non_finite_results_fail_with_a_message() {
+    for args in [
+        &["counterexample", "--d", "1e308"][..],
+        &["qstar", "--d2", "1e308", "--v2", "1e308", "--r", "10"][..],
+        &[
+            "hypergrad",
+            "--problem",
+            "mlp",
+            "--theta",
+            "-800",
+            "--estimator",
+            "exact",
+        ][..],
+    ] {
+        let out = ufom(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("is not finite"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    }
+    // Control: the same commands with ordinary inputs succeed.
+    json(&["counterexample", "--d", "0.06", "--json"]);
+    json(&["qstar", "--d2", "1", "--v2", "1", "--r", "10", "--json"]);
+}
+
+/// An r beyond what the closed form can raise a power to is an argument error, not a
+/// silently wrapped integer.
+#[test]
+fn counterexample_r_beyond_i32_is_rejected() {
+    let out = ufom(&["counterexample", "--d", "0.06", "--r", "4294967297"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("r"), "{err}");
+}
+
+/// Names and messages print floats compactly: q = 1e-300 does not become 300 digits.
+#[test]
+fn tiny_q_gives_a_short_estimator_name() {
+    let v = json(&[
+        "hypergrad",
+        "--problem",
+        "counterexample",
+        "--theta",
+        "3",
+        "--estimator",
+        "ufom",
+        "--q",
+        "1e-300",
+        "--json",
+    ]);
+    assert_eq!(v["estimator"], "ufom(q=1e-300)");
+    // Control: ordinary values keep their plain decimal form.
+    let v = json(&[
+        "hypergrad",
+        "--problem",
+        "counterexample",
+        "--theta",
+        "3",
+        "--estimator",
+        "ufom",
+        "--q",
+        "0.1",
+        "--json",
+    ]);
+    assert_eq!(v["estimator"], "ufom(q=0.1)");
+}
+
+/// Warnings reach the user without RUST_LOG, -q silences them, and stderr carries no colour
+/// codes when it is not a terminal.
+#[test]
+fn warnings_show_by_default_without_colour_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().to_str().expect("utf-8 path");
+    let run = |extra: &[&str]| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_ufom"))
+            .args(["data", "info", "mnist", "--data-dir", empty])
+            .args(extra)
+            .env_remove("RUST_LOG")
+            .env_remove("UFOM_DATA_DIR")
+            .env("HF_HOME", dir.path())
+            .output()
+            .expect("run ufom");
+        assert!(!out.status.success(), "mnist found in an empty directory?");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let default = run(&[]);
+    assert!(default.contains("WARN"), "no warning shown: {default}");
+    assert!(
+        !default.contains('\x1b'),
+        "colour codes off a terminal: {default:?}"
+    );
+    let quiet = run(&["-q"]);
+    assert!(!quiet.contains("WARN"), "-q still warns: {quiet}");
+    assert!(quiet.contains("error"), "-q hid the error itself: {quiet}");
+}
+
+/// A flag the chosen estimator would ignore is rejected rather than silently dropped.
+#[test]
+fn q_with_a_deterministic_estimator_is_rejected() {
+    for est in ["fom", "exact", "recompute", "adaptive"] {
+        let out = ufom(&[
+            "hypergrad",
+            "--problem",
+            "counterexample",
+            "--theta",
+            "3",
+            "--estimator",
+            est,
+            "--q",
+            "0.1",
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{est}: {err}");
+        assert!(err.contains("--q"), "{est}: {err}");
+    }
+}

@@ -346,6 +346,21 @@ pub fn detect_under_root(dataset: Dataset, root: &Path) -> Result<Option<Dataset
 /// A missing data set gives [`DataError::MissingDataset`] listing every place searched and the
 /// command that fetches it.
 pub fn locate(dataset: Dataset, data_dir: Option<&Path>) -> Result<Located> {
+    // An explicit directory must be one: never fall back silently past a mistyped path.
+    if let Some(d) = data_dir {
+        if !d.exists() {
+            return Err(DataError::Missing {
+                path: d.to_path_buf(),
+                what: "directory (given as the data directory)".into(),
+            });
+        }
+        if !d.is_dir() {
+            return Err(DataError::BadFormat {
+                path: d.to_path_buf(),
+                reason: "is a file, not a directory (given as the data directory)".into(),
+            });
+        }
+    }
     let mut looked_in = Vec::new();
     let mut roots: Vec<(PathBuf, Origin)> = Vec::new();
     if let Some(d) = data_dir {

@@ -350,3 +350,25 @@ fn corrupt_zip_is_named() {
     assert!(matches!(err, DataError::Zip { .. }), "{err}");
     names(&err, &bg);
 }
+
+/// `--data-dir` naming nothing, or a file, is an error naming it (no silent fallback to
+/// `UFOM_DATA_DIR` or the Hub cache); an existing directory is accepted (control).
+#[test]
+fn data_dir_must_be_an_existing_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-dir");
+    match ufom_datasets::locate(Dataset::Mnist, Some(&missing)) {
+        Err(e @ DataError::Missing { .. }) => assert!(e.to_string().contains("no-such-dir")),
+        other => panic!("missing --data-dir accepted: {other:?}"),
+    }
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("write");
+    match ufom_datasets::locate(Dataset::Mnist, Some(&file)) {
+        Err(e @ DataError::BadFormat { .. }) => assert!(e.to_string().contains("a-file")),
+        other => panic!("a file as --data-dir accepted: {other:?}"),
+    }
+    // Control: an existing empty directory passes this check (the search then goes on).
+    if let Err(e) = ufom_datasets::locate(Dataset::Mnist, Some(dir.path())) {
+        assert!(matches!(e, DataError::MissingDataset { .. }), "{e}");
+    }
+}

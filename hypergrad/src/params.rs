@@ -212,6 +212,17 @@ impl ParamList {
     }
 }
 
+/// `x` for names and messages: plain decimal for ordinary magnitudes (0.1, 12.5), scientific
+/// notation beyond them (1e-300 rather than 300 digits), shortest round-trip digits either way.
+pub fn compact(x: f64) -> String {
+    let a = x.abs();
+    if a == 0.0 || !a.is_finite() || (1e-4..1e6).contains(&a) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

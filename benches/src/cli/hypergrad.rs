@@ -1,6 +1,6 @@
 //! `ufom hypergrad`: one hypergradient of M^(r) at θ, with the calls it cost.
 
-use super::{print_json, probability, UsageError};
+use super::{ensure_finite, print_json, probability, UsageError};
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::{Args, ValueEnum};
@@ -75,6 +75,12 @@ pub fn run(a: &HypergradArgs) -> Result<()> {
     let spec = match a.estimator {
         EstimatorArg::Ufom if a.q.is_none() => {
             return Err(UsageError("--estimator ufom needs --q in (0, 1]".into()).into())
+        }
+        e if a.q.is_some() && !matches!(e, EstimatorArg::Ufom) => {
+            return Err(UsageError(
+                "--q applies to --estimator ufom only (adaptive chooses its own q)".into(),
+            )
+            .into())
         }
         e => {
             let name = e
@@ -158,6 +164,11 @@ where
         peak_bytes = peak_bytes.max(e.peak_state_bytes);
     }
     let grad = grad.map(|g| g.to_vec()).transpose()?.unwrap_or_default();
+    ensure_finite(
+        "the hypergradient",
+        &grad,
+        "the losses overflow at this theta; try a theta of smaller magnitude",
+    )?;
     if a.json {
         return print_json(&json!({
             "problem": name,

@@ -20,13 +20,43 @@ pub fn is_usage_error(e: &anyhow::Error) -> bool {
     })
 }
 
-/// The error chain on one line.
+/// The error chain on one line, each cause once: a cause whose text its parent's message
+/// already contains (errors that print their source) is not repeated.
 pub fn one_line(e: &anyhow::Error) -> String {
-    e.chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
-        .replace('\n', " ")
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if parts.last().is_some_and(|p| p.contains(&text)) {
+            continue;
+        }
+        parts.push(text);
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("f.gz: corrupt gzip stream: {0}")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid deflate data")]
+    struct Inner;
+
+    #[test]
+    fn causes_that_the_message_already_shows_are_not_repeated() {
+        let e = anyhow::Error::new(Outer(Inner)).context("reading MNIST");
+        assert_eq!(
+            one_line(&e),
+            "reading MNIST: f.gz: corrupt gzip stream: invalid deflate data"
+        );
+        // Control: a cause not shown by its parent is kept.
+        let e = anyhow::Error::new(Inner).context("reading MNIST");
+        assert_eq!(one_line(&e), "reading MNIST: invalid deflate data");
+    }
 }
 
 /// A probability in (0, 1] (clap value parser).
@@ -57,6 +87,43 @@ pub fn non_negative(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{x} must be >= 0"))
     }
+}
+
+/// A result the command computed that is not a finite number (exit code 1: the inputs are
+/// valid but outside what f64 can represent for this computation).
+#[derive(Debug, thiserror::Error)]
+#[error("{what} is not finite ({detail}): {hint}")]
+pub struct NonFinite {
+    /// What was computed.
+    pub what: String,
+    /// Its value(s).
+    pub detail: String,
+    /// Which inputs to change.
+    pub hint: &'static str,
+}
+
+/// Fails with [`NonFinite`] unless every value is finite.
+pub fn ensure_finite(what: &str, values: &[f64], hint: &'static str) -> anyhow::Result<()> {
+    let bad = values.iter().filter(|v| !v.is_finite()).count();
+    if bad == 0 {
+        return Ok(());
+    }
+    let detail = if values.len() == 1 {
+        format!("{}", values[0])
+    } else {
+        let first = values
+            .iter()
+            .find(|v| !v.is_finite())
+            .copied()
+            .unwrap_or(f64::NAN);
+        format!("{bad} of {} entries, e.g. {first}", values.len())
+    };
+    Err(NonFinite {
+        what: what.to_string(),
+        detail,
+        hint,
+    }
+    .into())
 }
 
 /// Prints `value` as one JSON line.

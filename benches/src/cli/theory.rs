@@ -1,6 +1,6 @@
 //! `ufom counterexample` and `ufom qstar`: the paper's closed forms.
 
-use super::{non_negative, positive, print_json};
+use super::{ensure_finite, non_negative, positive, print_json};
 use anyhow::Result;
 use clap::Args;
 use hypergrad::problems::CounterexampleConfig;
@@ -41,15 +41,25 @@ pub fn counterexample(a: &CounterexampleArgs) -> Result<()> {
         a2: a.a2,
     };
     let (b2, cap_a) = (cfg.b2()?, cfg.cap_a()?);
+    ensure_finite(
+        "b2",
+        &[b2, cap_a],
+        "D is too large for these r, alpha, a1, a2",
+    )?;
     if a.json {
         return print_json(&json!({
             "d": a.d, "r": a.r, "alpha": a.alpha, "a1": a.a1, "a2": a.a2,
             "b1": 0.0, "b2": b2, "A": cap_a,
         }));
     }
+    let c = hypergrad::params::compact;
     println!(
         "counterexample (D = {}, r = {}, alpha = {}, a1 = {}, a2 = {})",
-        a.d, a.r, a.alpha, a.a1, a.a2
+        c(a.d),
+        a.r,
+        c(a.alpha),
+        c(a.a1),
+        c(a.a2)
     );
     println!("b1 = 0");
     println!("b2 = {b2:.6}");
@@ -92,6 +102,11 @@ pub fn qstar(a: &QstarArgs) -> Result<()> {
         eps: a.eps,
     };
     let s = solve_qstar(a.d2, a.v2, a.r as usize, &cost)?;
+    ensure_finite(
+        "q*",
+        &[s.q],
+        "eq. 21 is undefined for these D², V², r (e.g. D² = V² = 0, or values beyond f64)",
+    )?;
     if a.json {
         return print_json(&json!({
             "d2": a.d2, "v2": a.v2, "r": a.r, "c1": a.c1, "c2": a.c2, "eps": a.eps,

@@ -3,16 +3,13 @@
 use super::record::Environment;
 use std::collections::BTreeMap;
 
-/// `git rev-parse HEAD` in the current directory, if git and a repository are there.
+/// The commit this binary was built from (`-dirty` appended when tracked files differed from
+/// it at build time), embedded by the build script; `None` when built outside a git checkout.
+/// Not the commit of the current directory: a report names the code that produced it.
 pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    option_env!("UFOM_BUILD_COMMIT")
         .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 /// The environment of this process for `device` and `dtype`.

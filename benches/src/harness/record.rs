@@ -197,7 +197,7 @@ pub struct Table {
 /// Where and how the run happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Environment {
-    /// `git rev-parse HEAD` of the working tree, if available.
+    /// The commit the binary was built from (`-dirty` when tracked files differed), if known.
     pub git_commit: Option<String>,
     /// `cpu` or `cuda:N`.
     pub device: String,

@@ -47,7 +47,7 @@ impl Ufom {
 
 impl<O: Oracles> Estimator<O> for Ufom {
     fn name(&self) -> String {
-        format!("ufom(q={})", self.q)
+        format!("ufom(q={})", crate::params::compact(self.q))
     }
 
     fn estimate(

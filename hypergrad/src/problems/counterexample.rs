@@ -40,7 +40,12 @@ impl CounterexampleConfig {
     /// b2 of eq. (37) (with (1 − αa2)^r in the first factor, see REFERENCE §4).
     pub fn b2(&self) -> Result<f64> {
         self.validate()?;
-        let (r, al) = (self.r as i32, self.alpha);
+        // (1 − αa)^(2r) is taken with powi: r must fit an i32 twice over.
+        let r = i32::try_from(self.r)
+            .ok()
+            .filter(|r| *r <= i32::MAX / 2)
+            .ok_or_else(|| invalid("r", self.r, "needs r <= 2^30"))?;
+        let al = self.alpha;
         let (p1, p2) = (1.0 - al * self.a1, 1.0 - al * self.a2);
         let n = (self.a1 * p1.powi(2 * r) + self.a2 * p2.powi(2 * r))
             / (self.a1 * p1.powi(r) + self.a2 * p2.powi(r));
