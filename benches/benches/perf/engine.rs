@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use criterion::{Criterion, SamplingMode};
 use hypergrad::problems::{
-    synthetic_source, ConvNet, Maml, MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning, MlpTask,
+    synthetic_source, ConvNet, Maml, MlpAnalytic, MlpHypercleaning, MlpTask,
 };
 use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList, UnrolledReference};
 use rand::SeedableRng;
@@ -34,19 +34,15 @@ const MEASURE: Duration = Duration::from_secs(3);
 const R: usize = 10;
 const UFOM_Q: f64 = 0.1;
 
+/// The hypercleaning MLP with n training examples (the oracle group's shape otherwise).
 fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
-    let (data, _) = MlpData::synthetic(n, 100, 784, 10, 0.1, 0, DType::F32, &Device::Cpu)?;
-    Ok(MlpHypercleaning::new(
-        data,
-        MlpConfig {
-            hidden: 256,
-            steps,
-            alpha: 1.0,
-            fold_last_step: true,
-            init_seed: 0,
-            task_batch: None,
+    super::problem(
+        super::Size {
+            n_train: n,
+            ..super::ORACLE_SIZE
         },
-    )?)
+        steps,
+    )
 }
 
 /// The gradient and HVP benches of one oracle implementation; returns nothing, criterion
