@@ -313,3 +313,37 @@ fn q_with_a_deterministic_estimator_is_rejected() {
         assert!(err.contains("--q"), "{est}: {err}");
     }
 }
+
+/// An experiment asked for by name whose data is missing fails naming the experiment and the
+/// data, with the same exit status whether or not `--out` exists (it used to blame the output
+/// directory, or exit 0).
+#[test]
+fn requested_experiment_without_data_fails_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("data");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let existing = dir.path().join("out");
+    std::fs::create_dir(&existing).expect("mkdir");
+    for out in [dir.path().join("absent"), existing] {
+        let run = Command::new(env!("CARGO_BIN_EXE_ufom"))
+            .args([
+                "bench",
+                "--scale",
+                "smoke",
+                "--experiment",
+                "cifar100",
+                "--out",
+            ])
+            .arg(&out)
+            .arg("--data-dir")
+            .arg(&empty)
+            .env_remove("UFOM_DATA_DIR")
+            .env("HF_HOME", dir.path())
+            .output()
+            .expect("run ufom");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{}: {err}", out.display());
+        assert!(err.contains("cifar100"), "{err}");
+        assert!(!err.contains("output directory"), "blames --out: {err}");
+    }
+}

@@ -64,15 +64,27 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         Ok(u) => UsageError(u.to_string()).into(),
         Err(e) => e,
     })?;
-    for (name, why) in &outcome.skipped {
-        eprintln!("skipped {name}: {why}");
-    }
-    if outcome.ran.is_empty() {
-        eprintln!("no experiment ran");
-    }
     for f in &outcome.files {
         println!("wrote {}", f.display());
     }
-    std::fs::metadata(&a.out).with_context(|| format!("output directory {}", a.out.display()))?;
+    // An experiment asked for by name that could not run is a failure (after the others ran);
+    // without --experiment, experiments whose data is absent are skipped with the reason.
+    let mut missing = Vec::new();
+    for (name, why) in &outcome.skipped {
+        if a.experiments.iter().any(|e| e == name) {
+            missing.push(format!("{name}: {why}"));
+        } else {
+            eprintln!("skipped {name}: {why}");
+        }
+    }
+    if !missing.is_empty() {
+        anyhow::bail!("requested experiment could not run: {}", missing.join("; "));
+    }
+    if outcome.ran.is_empty() {
+        eprintln!("no experiment ran");
+    } else {
+        std::fs::metadata(&a.out)
+            .with_context(|| format!("output directory {}", a.out.display()))?;
+    }
     Ok(())
 }

@@ -70,7 +70,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
         .filter(|e| !explicit || opts.experiments.iter().any(|n| n == e.name()))
     {
         if let Availability::Missing(why) = exp.availability(&opts.ctx) {
-            tracing::warn!(experiment = exp.name(), "skipped: {why}");
+            tracing::info!(experiment = exp.name(), "skipped: {why}");
             outcome.skipped.push((exp.name().to_string(), why));
             continue;
         }
