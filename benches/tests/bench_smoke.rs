@@ -204,3 +204,58 @@ fn reports_record_the_build_commit_not_the_working_directory() {
         None => assert_eq!(recorded, "", "no checkout, yet a commit was recorded"),
     }
 }
+
+/// One output folder holds one scale: after a smoke run, a default-scale run into the same
+/// folder is refused up front (exit 2, suggesting a folder), so it cannot overwrite or mix
+/// reports; the same scale again is accepted (control).
+#[test]
+fn scales_are_not_mixed_in_one_output_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let smoke = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--out",
+        out,
+    ]);
+    assert!(
+        smoke.status.success(),
+        "{}",
+        String::from_utf8_lossy(&smoke.stderr)
+    );
+    let before = std::fs::read(dir.path().join("synthetic.json")).expect("smoke report");
+    let mixed = ufom(&[
+        "bench",
+        "--scale",
+        "default",
+        "--experiment",
+        "synthetic",
+        "--out",
+        out,
+    ]);
+    let err = String::from_utf8_lossy(&mixed.stderr);
+    assert_eq!(mixed.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("smoke-scale") && err.contains("default"),
+        "{err}"
+    );
+    let after = std::fs::read(dir.path().join("synthetic.json")).expect("smoke report");
+    assert_eq!(before, after, "the smoke report was touched");
+    let again = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--out",
+        out,
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::record::Scale;
-use ufom_bench::harness::runner::{run as run_bench, BenchOptions, UnknownExperiment};
+use ufom_bench::harness::runner::{run as run_bench, BenchOptions, MixedScales, UnknownExperiment};
 
 /// Where to train.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -60,9 +60,14 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             device,
         },
     };
-    let outcome = run_bench(&opts).map_err(|e| match e.downcast::<UnknownExperiment>() {
-        Ok(u) => UsageError(u.to_string()).into(),
-        Err(e) => e,
+    let outcome = run_bench(&opts).map_err(|e| {
+        let usage = e.downcast_ref::<UnknownExperiment>().is_some()
+            || e.downcast_ref::<MixedScales>().is_some();
+        if usage {
+            UsageError(e.to_string()).into()
+        } else {
+            e
+        }
     })?;
     for f in &outcome.files {
         println!("wrote {}", f.display());

@@ -45,8 +45,59 @@ pub struct UnknownExperiment {
     pub available: String,
 }
 
+/// An output directory that already holds reports of another scale (a usage error: one
+/// folder, one scale, so tables and dashboards never mix them).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{out} already holds {found}-scale reports ({file}); write {wanted}-scale reports to another \
+     folder, e.g. --out {suggest}"
+)]
+pub struct MixedScales {
+    /// The output directory.
+    pub out: String,
+    /// A report of the other scale found there.
+    pub file: String,
+    /// Its scale.
+    pub found: &'static str,
+    /// The scale asked for.
+    pub wanted: &'static str,
+    /// A folder to use instead.
+    pub suggest: String,
+}
+
+/// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
+fn check_one_scale(out: &std::path::Path, scale: Scale) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        if let Ok(report) = read_json::<ExperimentReport>(&path) {
+            if report.scale != scale {
+                return Err(MixedScales {
+                    out: out.display().to_string(),
+                    file: path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into(),
+                    found: scale_name(report.scale),
+                    wanted: scale_name(scale),
+                    suggest: out.join(scale_name(scale)).display().to_string(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs the selected experiments and writes every report.
 pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
+    check_one_scale(&opts.out, opts.ctx.scale)?;
     let all = registry();
     let names: Vec<&str> = all.iter().map(|e| e.name()).collect();
     for n in &opts.experiments {
