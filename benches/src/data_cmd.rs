@@ -185,10 +185,13 @@ fn verify(d: Dataset, dir: Option<&std::path::Path>) -> Result<()> {
             };
             let o = Omniglot::from_located(loc.clone(), &opts)?;
             println!(
-                "  every PNG decoded: {} + {} characters x 20",
+                "  every PNG decoded (105x105): {} + {} characters x 20",
                 o.background_count(),
                 o.evaluation_count()
             );
+            for p in loc.files.paths() {
+                println!("  sha256 {} {}", source::sha256_path(p)?, p.display());
+            }
             if (o.background_count(), o.evaluation_count()) != (964, 659) {
                 problems.push(format!(
                     "expected 964 + 659 characters, found {} + {}",

@@ -27,6 +27,9 @@ use crate::source::{self, Dataset, DatasetFiles, Located, Origin};
 
 /// Side of the resized images.
 pub const SIDE: usize = 28;
+
+/// Side of the published drawings (every PNG of the official release is 105×105).
+pub const ORIGINAL_SIDE: u32 = 105;
 /// Pixels per resized image.
 pub const PIXELS: usize = SIDE * SIDE;
 /// Drawings per character.
@@ -249,8 +252,15 @@ fn decode_drawing(src: &Src) -> Result<Vec<u8>> {
             source,
         })?
         .to_luma8();
-    if img.width() == 0 || img.height() == 0 {
-        return Err(DataError::format(path, "empty image"));
+    if (img.width(), img.height()) != (ORIGINAL_SIDE, ORIGINAL_SIDE) {
+        return Err(DataError::format(
+            path,
+            format!(
+                "is {}x{}, Omniglot drawings are {ORIGINAL_SIDE}x{ORIGINAL_SIDE}",
+                img.width(),
+                img.height()
+            ),
+        ));
     }
     let small = image::imageops::resize(&img, SIDE as u32, SIDE as u32, FILTER);
     Ok(small.as_raw().iter().map(|&p| 255 - p).collect())

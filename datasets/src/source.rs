@@ -399,3 +399,36 @@ pub fn locate(dataset: Dataset, data_dir: Option<&Path>) -> Result<Located> {
         fetch_command: dataset.fetch_command(),
     })
 }
+
+/// SHA-256 of a file's bytes, or for a directory of every file below it: the digest of the
+/// sorted lines `<relative path>\0<file sha256>\n` (stable across machines and file orders).
+pub fn sha256_path(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let file_sha = |p: &Path| -> Result<String> {
+        let bytes = std::fs::read(p).map_err(|e| DataError::io(p, e))?;
+        Ok(hex(&Sha256::digest(&bytes)))
+    };
+    if !path.is_dir() {
+        return file_sha(path);
+    }
+    let mut lines = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).map_err(|e| DataError::io(&dir, e))? {
+            let p = entry.map_err(|e| DataError::io(&dir, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(path)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                lines.push(format!("{rel}\0{}\n", file_sha(&p)?));
+            }
+        }
+    }
+    lines.sort();
+    Ok(hex(&Sha256::digest(lines.concat().as_bytes())))
+}

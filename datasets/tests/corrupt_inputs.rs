@@ -372,3 +372,37 @@ fn data_dir_must_be_an_existing_directory() {
         assert!(matches!(e, DataError::MissingDataset { .. }), "{e}");
     }
 }
+
+/// A drawing that is not 105×105 (the size of every drawing in the official release) is named
+/// as a format error instead of being resized silently; the well-formed tree loads (control).
+#[test]
+fn wrong_size_drawing_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write_omniglot(dir.path(), 1, 1, 2);
+    Omniglot::from_dir(dir.path(), &no_cache()).expect("a well-formed tree loads");
+    let bad = dir
+        .path()
+        .join("images_background/Alpha0_images_background/character01/0100_07.png");
+    std::fs::write(&bad, png_gray(50, 50, vec![255u8; 50 * 50])).unwrap();
+    let err = Omniglot::from_dir(dir.path(), &no_cache()).unwrap_err();
+    assert!(matches!(err, DataError::BadFormat { .. }), "{err}");
+    assert!(err.to_string().contains("50x50"), "{err}");
+    names(&err, &bad);
+}
+
+/// The tree digest of `data verify`: stable, and changed by any byte of any file.
+#[test]
+fn tree_sha256_changes_with_content() {
+    let dir = tempfile::tempdir().unwrap();
+    write_omniglot(dir.path(), 1, 0, 1);
+    let root = dir.path().join("images_background");
+    let a = ufom_datasets::source::sha256_path(&root).unwrap();
+    assert_eq!(a, ufom_datasets::source::sha256_path(&root).unwrap());
+    assert_eq!(a.len(), 64);
+    let f = root.join("Alpha0_images_background/character01/0100_01.png");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&f, bytes).unwrap();
+    assert_ne!(a, ufom_datasets::source::sha256_path(&root).unwrap());
+}
