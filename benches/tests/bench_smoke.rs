@@ -212,50 +212,32 @@ fn reports_record_the_build_commit_not_the_working_directory() {
 fn scales_are_not_mixed_in_one_output_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().to_str().expect("utf-8 path");
-    let smoke = ufom(&[
-        "bench",
-        "--scale",
-        "smoke",
-        "--experiment",
-        "synthetic",
-        "--out",
-        out,
-    ]);
-    assert!(
-        smoke.status.success(),
-        "{}",
-        String::from_utf8_lossy(&smoke.stderr)
-    );
-    let before = std::fs::read(dir.path().join("synthetic.json")).expect("smoke report");
-    let mixed = ufom(&[
-        "bench",
-        "--scale",
-        "default",
-        "--experiment",
-        "synthetic",
-        "--out",
-        out,
-    ]);
-    let err = String::from_utf8_lossy(&mixed.stderr);
-    assert_eq!(mixed.status.code(), Some(2), "{err}");
+    let synthetic = |scale: &str| {
+        let run = ufom(&[
+            "bench",
+            "--scale",
+            scale,
+            "--experiment",
+            "synthetic",
+            "--out",
+            out,
+        ]);
+        (
+            run.status.code(),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        )
+    };
+    let report = || std::fs::read(dir.path().join("synthetic.json")).expect("smoke report");
+    let (code, err) = synthetic("smoke");
+    assert_eq!(code, Some(0), "{err}");
+    let before = report();
+    let (code, err) = synthetic("default");
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("smoke-scale") && err.contains("default"),
         "{err}"
     );
-    let after = std::fs::read(dir.path().join("synthetic.json")).expect("smoke report");
-    assert_eq!(before, after, "the smoke report was touched");
-    let again = ufom(&[
-        "bench",
-        "--scale",
-        "smoke",
-        "--experiment",
-        "synthetic",
-        "--out",
-        out,
-    ]);
-    assert!(
-        again.status.success(),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
-    );
+    assert_eq!(before, report(), "the smoke report was touched");
+    let (code, err) = synthetic("smoke");
+    assert_eq!(code, Some(0), "{err}");
 }

@@ -267,16 +267,6 @@ fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn git_commit(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .current_dir(root)
-        .output()
-        .ok()?;
-    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
-}
-
 /// Whether criterion will really benchmark (as opposed to `--test`, `--list`, `--profile-time`
 /// or `cargo test --benches`, which passes no `--bench`), mirroring `configure_from_args`.
 fn benchmark_mode() -> bool {
@@ -339,7 +329,8 @@ fn main() -> Result<()> {
         notes.push(format!("RAYON_NUM_THREADS={t}"));
     }
     let meta = PerfMeta {
-        git_commit: git_commit(&root),
+        // The commit the bench was built from (as the experiment reports record it).
+        git_commit: ufom_bench::harness::env::git_commit(),
         threads,
         platform: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
         device: "cpu".into(),
