@@ -73,6 +73,16 @@ pub fn run(args: &DataArgs) -> Result<()> {
         DataCommand::Info { dataset, json } => info((*dataset).into(), dir, *json),
         DataCommand::Verify { dataset } => verify((*dataset).into(), dir),
         DataCommand::Fetch { dataset } => {
+            if let Some(dir) = &args.data_dir {
+                return Err(crate::cli::UsageError(format!(
+                    "--data-dir {} does not apply to `data fetch`: it downloads into the Hugging \
+                     Face cache (set HF_HOME to choose where); to use files you already have, put \
+                     them under <DIR>/{}/ and pass --data-dir to the other commands",
+                    dir.display(),
+                    Dataset::from(*dataset)
+                ))
+                .into());
+            }
             let d: Dataset = (*dataset).into();
             let loc = ufom_datasets::hub::fetch(d).with_context(|| {
                 format!(

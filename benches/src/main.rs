@@ -53,6 +53,8 @@ enum Command {
     Data(data_cmd::DataArgs),
     /// Run benchmark experiments under matched function-call budgets and write reports.
     Bench(cli::bench::BenchArgs),
+    /// Re-render Markdown, SVG and dashboard files from a folder's experiment JSON reports.
+    Report(cli::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,16 +84,13 @@ fn main() -> ExitCode {
         Command::Qstar(a) => cli::theory::qstar(a),
         Command::Data(a) => data_cmd::run(a),
         Command::Bench(a) => cli::bench::run(a),
+        Command::Report(a) => cli::report::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", cli::one_line(&e));
-            if cli::is_usage_error(&e) {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::from(cli::exit_code(&e))
         }
     }
 }

@@ -28,7 +28,7 @@ fn hypergrad_json_has_estimator_grad_and_calls() {
         "--theta",
         "3",
         "--estimator",
-        "exact",
+        "stored_exact",
         "--json",
     ]);
     let rec = json(&[
@@ -38,10 +38,11 @@ fn hypergrad_json_has_estimator_grad_and_calls() {
         "--theta",
         "3",
         "--estimator",
-        "recompute",
+        "recompute_exact",
         "--json",
     ]);
-    assert_eq!(exact["estimator"], "exact");
+    assert_eq!(exact["estimator"], "stored_exact");
+    assert_eq!(rec["estimator"], "recompute_exact");
     assert_eq!(exact["calls"]["grad"], 22); // two tasks × (r + 1)
     assert_eq!(exact["calls"]["hvp"], 20);
     assert_eq!(rec["calls"]["grad"], 112); // two tasks × (r + 1 + r(r − 1)/2)
@@ -208,7 +209,7 @@ fn non_finite_results_fail_with_a_message() {
             "--theta",
             "-800",
             "--estimator",
-            "exact",
+            "stored_exact",
         ][..],
     ] {
         let out = ufom(args);
@@ -296,7 +297,7 @@ fn warnings_show_by_default_without_colour_codes() {
 /// A flag the chosen estimator would ignore is rejected rather than silently dropped.
 #[test]
 fn q_with_a_deterministic_estimator_is_rejected() {
-    for est in ["fom", "exact", "recompute", "adaptive"] {
+    for est in ["fom", "stored_exact", "recompute_exact", "adaptive"] {
         let out = ufom(&[
             "hypergrad",
             "--problem",
@@ -311,6 +312,29 @@ fn q_with_a_deterministic_estimator_is_rejected() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{est}: {err}");
         assert!(err.contains("--q"), "{est}: {err}");
+    }
+}
+
+/// "exact" named two estimators (stored states in the CLI, recomputed in the reports): it is
+/// refused as ambiguous, naming both variants.
+#[test]
+fn the_ambiguous_name_exact_is_refused() {
+    for name in ["exact", "recompute"] {
+        let out = ufom(&[
+            "hypergrad",
+            "--problem",
+            "counterexample",
+            "--theta",
+            "3",
+            "--estimator",
+            name,
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains("stored_exact") && err.contains("recompute_exact"),
+            "{name}: {err}"
+        );
     }
 }
 

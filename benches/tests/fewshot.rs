@@ -5,42 +5,14 @@
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ufom(args: &[&str], hf_home: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ufom"))
-        .args(args)
-        .env_remove("UFOM_DATA_DIR")
-        .env_remove("UFOM_FEWSHOT_BACKWARD_CLIP")
-        .env("HF_HOME", hf_home)
-        .env("HF_HUB_CACHE", hf_home.join("hub"))
-        .output()
-        .expect("run ufom")
-}
-
-/// `n` records of the official binary format: coarse label, fine label, 3072 pixel bytes.
-fn cifar_bin(n: usize, offset: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n * 3074);
-    for i in 0..n {
-        let fine = (i % 100) as u8;
-        out.push(fine / 5);
-        out.push(fine);
-        // Class-dependent images, so the task is learnable in principle.
-        out.extend(
-            (0..3072).map(|p| ((p * (usize::from(fine) + 1) + 31 * (i + offset)) % 251) as u8),
-        );
-    }
-    out
-}
+mod common;
+use common::{ufom_isolated as ufom, write_cifar};
 
 #[test]
 fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
     let data = tempfile::tempdir().expect("tempdir");
-    let dir = data.path().join("cifar100");
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    // 11 train + 1 test image per class: 12 pooled, enough for Reptile's 10 train shots + 1.
-    std::fs::write(dir.join("train.bin"), cifar_bin(1100, 0)).expect("write train.bin");
-    std::fs::write(dir.join("test.bin"), cifar_bin(100, 5000)).expect("write test.bin");
+    write_cifar(data.path(), 0, None);
     let out = tempfile::tempdir().expect("tempdir");
     let (d, o) = (
         data.path().to_str().expect("utf-8"),
@@ -98,7 +70,7 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
         if name.starts_with("fom") {
             assert_eq!(run["calls"]["hvp"], 0);
         }
-        if name.starts_with("exact") {
+        if name.starts_with("recompute_exact") {
             assert!(run["calls"]["hvp"].as_u64().expect("hvp") > 0);
         }
     }
@@ -113,7 +85,7 @@ fn cifar100_smoke_runs_end_to_end_on_small_official_files() {
         .as_array()
         .expect("rows")
         .iter()
-        .find(|r| r["label"] == "exact")
+        .find(|r| r["label"] == "recompute_exact")
         .expect("exact row");
     assert_eq!(exact["published"]["m20"], 19.9);
     assert!(exact["ours"]["m30"]["mean"].is_number());
@@ -234,7 +206,7 @@ fn omniglot_smoke_on_the_shared_data_when_present() {
     assert_eq!(
         names,
         [
-            "exact@20",
+            "recompute_exact@20",
             "fom@20",
             "ufom_q0.1@20",
             "ufom_q0.2@20",
@@ -253,7 +225,7 @@ fn omniglot_smoke_on_the_shared_data_when_present() {
         .as_array()
         .expect("rows")
         .iter()
-        .find(|r| r["label"] == "exact")
+        .find(|r| r["label"] == "recompute_exact")
         .expect("exact");
     assert_eq!(exact["published"]["m20"], 95.8);
 }

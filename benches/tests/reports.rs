@@ -1,8 +1,11 @@
 //! Reporters: the JSON Schema of `ExperimentReport`, and every file `write_all` writes.
 
+use hypergrad::optim::{OuterConfig, StepSchedule};
+use hypergrad::EstimatorSpec;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use ufom_bench::harness::methods::{MethodSpec, OuterSpec};
 use ufom_bench::harness::record::*;
 use ufom_bench::harness::report::*;
 
@@ -70,8 +73,20 @@ fn method(name: &str, losses: [f64; 2], accs: [f64; 2]) -> MethodReport {
         ("test_acc".to_string(), Stat::of(&accs).unwrap()),
     ]);
     let seconds_per_call = runs.iter().map(|r| r.seconds_per_call).sum::<f64>() / 2.0;
+    let mut spec = MethodSpec::estimator(
+        EstimatorSpec::Ufom {
+            q: 0.1,
+            backward_clip: None,
+        },
+        OuterSpec {
+            optimizer: OuterConfig::Sgd(StepSchedule::InverseK(10.0)),
+            clip: None,
+        },
+    );
+    spec.label = name.into();
     MethodReport {
         method: name.into(),
+        spec,
         runs,
         summary,
         diverged: 0,
@@ -169,6 +184,11 @@ fn sample_report() -> ExperimentReport {
             calls: 800,
             description: "calls of 40 exact outer iterations".into(),
         },
+        data: vec![DataFile {
+            dataset: "mnist".into(),
+            path: "/data/mnist/train-images-idx3-ubyte.gz".into(),
+            sha256: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609".into(),
+        }],
         environment: Environment {
             git_commit: Some("0123456789abcdef".into()),
             device: "cpu".into(),
@@ -207,7 +227,7 @@ fn report_matches_schema() {
     assert!(!v.is_valid(&bad_status), "unknown status accepted");
 
     let mut bad_version = report.clone();
-    bad_version["schema_version"] = json!(2);
+    bad_version["schema_version"] = json!(1);
     assert!(!v.is_valid(&bad_version), "other schema version accepted");
 
     let mut bad_type = report.clone();

@@ -13,7 +13,7 @@
 
 use candle_core::{DType, Device, Tensor};
 use rand::seq::{index, SliceRandom};
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::cifar::{self, Cifar100};
@@ -55,6 +55,16 @@ pub enum Split {
     Train,
     /// Meta-test classes.
     Test,
+}
+
+impl Split {
+    /// `meta-train` or `meta-test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Train => "meta-train",
+            Split::Test => "meta-test",
+        }
+    }
 }
 
 /// Rotates a square `side × side` image by `quarter_turns × 90°` counter-clockwise.
@@ -216,6 +226,30 @@ impl TaskSampler {
         }
     }
 
+    /// Checks that every `n_way`-way `k_shot`-shot task with `n_query` queries per class can
+    /// be drawn from `split` (enough classes, enough images in every class), so a run fails
+    /// before training rather than at the first unlucky draw. Names the first culprit.
+    pub fn check(&self, split: Split, n_way: usize, k_shot: usize, n_query: usize) -> Result<()> {
+        let classes = self.classes(split);
+        if n_way == 0 || k_shot == 0 || n_way > classes.len() {
+            return Err(DataError::Config(format!(
+                "{n_way}-way {k_shot}-shot needs n_way, k_shot > 0 and n_way <= {} {} classes",
+                classes.len(),
+                split.name()
+            )));
+        }
+        match classes.iter().find(|c| c.count < k_shot + n_query) {
+            Some(c) => Err(DataError::Config(format!(
+                "{} class {} has {} images, fewer than the {k_shot} + {n_query} a {n_way}-way \
+                 {k_shot}-shot task with {n_query} queries per class needs",
+                split.name(),
+                c.name,
+                c.count
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Samples an `n_way`-way `k_shot`-shot task with `n_query` query images per class.
     pub fn sample(
         &self,
@@ -223,7 +257,7 @@ impl TaskSampler {
         n_way: usize,
         k_shot: usize,
         n_query: usize,
-        rng: &mut ChaCha8Rng,
+        rng: &mut dyn RngCore,
     ) -> Result<Task> {
         let classes = self.classes(split);
         if n_way == 0 || k_shot == 0 || n_way > classes.len() {

@@ -30,6 +30,10 @@ pub enum Error {
     #[error("parameter lists do not match: {0}")]
     Mismatch(String),
 
+    /// A task could not be drawn (e.g. from a data set).
+    #[error("drawing a task: {0}")]
+    TaskSampling(Box<dyn std::error::Error + Send + Sync>),
+
     /// A loss was not a scalar.
     #[error("{which} loss must be a scalar, got shape {shape:?}")]
     NotScalar {

@@ -306,6 +306,7 @@ impl std::ops::AddAssign for Calls {
 pub struct Counted<O> {
     inner: O,
     calls: Cell<Calls>,
+    on_call: Option<Box<dyn Fn(Calls)>>,
 }
 
 impl<O: Oracles> Counted<O> {
@@ -314,7 +315,15 @@ impl<O: Oracles> Counted<O> {
         Self {
             inner,
             calls: Cell::new(Calls::default()),
+            on_call: None,
         }
+    }
+
+    /// Calls `hook` with the running count after every counted call (progress reporting
+    /// inside long estimates).
+    pub fn on_call(mut self, hook: impl Fn(Calls) + 'static) -> Self {
+        self.on_call = Some(Box::new(hook));
+        self
     }
 
     /// Calls so far.
@@ -328,7 +337,11 @@ impl<O: Oracles> Counted<O> {
     }
 
     fn charge(&self, grad: u64, hvp: u64) {
-        self.calls.set(self.calls.get() + Calls { grad, hvp });
+        let calls = self.calls.get() + Calls { grad, hvp };
+        self.calls.set(calls);
+        if let Some(hook) = &self.on_call {
+            hook(calls);
+        }
     }
 }
 

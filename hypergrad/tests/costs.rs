@@ -38,9 +38,11 @@ fn proposition_one_exact_at_q_zero_and_one() -> Result<()> {
         );
         let u1 = Ufom::new(1.0)?.estimate(&o, &theta, &0, &mut g)?;
         assert_eq!(u1.calls, calls(e1.grad, e1.hvp), "r = {r}");
-        assert_eq!(u1.exact_drawn, Some(true));
+        assert_eq!(u1.exact_drawn(), Some(true));
         assert_eq!(
-            RecomputeExact.estimate(&o, &theta, &1, &mut g)?.calls,
+            RecomputeExact::new()
+                .estimate(&o, &theta, &1, &mut g)?
+                .calls,
             calls(e1.grad, e1.hvp)
         );
         // Stored exact: one forward pass and r HVPs.
@@ -70,7 +72,7 @@ fn proposition_one_in_mean_for_fractional_q() -> Result<()> {
     for _ in 0..n {
         let e = est.estimate(&o, &theta, &0, &mut g)?;
         // Each draw costs exactly the ξ = 0 or ξ = 1 amount.
-        let x = if e.exact_drawn == Some(true) {
+        let x = if e.exact_drawn() == Some(true) {
             1.0
         } else {
             0.0
@@ -105,7 +107,7 @@ fn recompute_holds_constant_states_stored_holds_r() -> Result<()> {
         let theta = p.theta(&[0.1, 0.2, 0.3])?;
         let one_state = 4 * 8; // p = 4 values of f64
         let mut g = rng(0);
-        let rec = RecomputeExact.estimate(&o, &theta, &task, &mut g)?;
+        let rec = RecomputeExact::new().estimate(&o, &theta, &task, &mut g)?;
         let sto = StoredExact.estimate(&o, &theta, &task, &mut g)?;
         let unr = Unrolled.estimate(&o, &theta, &task, &mut g)?;
         assert_eq!(

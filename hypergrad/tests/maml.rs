@@ -148,7 +148,7 @@ fn maml_exact_meta_gradient_equals_unrolled_and_finite_differences() -> Result<(
         .estimate(&o, &th, &task, &mut rng)?
         .grad
         .to_vec()?;
-    let recompute = RecomputeExact
+    let recompute = RecomputeExact::new()
         .estimate(&o, &th, &task, &mut rng)?
         .grad
         .to_vec()?;
@@ -167,7 +167,7 @@ fn maml_exact_meta_gradient_equals_unrolled_and_finite_differences() -> Result<(
     );
     // r(r−1)/2 + r + 1 gradient calls and r HVPs for the memory-efficient exact estimator.
     let before = o.calls();
-    RecomputeExact.estimate(&o, &th, &task, &mut rng)?;
+    RecomputeExact::new().estimate(&o, &th, &task, &mut rng)?;
     let spent = o.calls() - before;
     assert_eq!((spent.grad, spent.hvp), (3 + 1 + 3, 3));
 

@@ -188,7 +188,7 @@ pub fn draws<O: Oracles>(
             Ok(Draw {
                 grad: e.grad.to_vec()?,
                 calls: e.calls,
-                exact_drawn: e.exact_drawn,
+                exact_drawn: e.exact_drawn(),
             })
         })
         .collect()

@@ -1,7 +1,9 @@
-//! `reports/verify.json`: one [`Record`] per check, keyed by check name, for a CI dashboard.
+//! `verify.json`: one [`Record`] per check, keyed by check name, for a CI dashboard. The tests
+//! write `target/verify.json` ([`default_path`]); `just verify-report` refreshes the tracked
+//! copy `reports/verify.json` from a complete run.
 //!
 //! Tests run in parallel threads and in several test binaries (processes), so every write is a
-//! read–modify–write under an exclusive lock on `reports/verify.json.lock`, and the new file
+//! read–modify–write under an exclusive lock (a file in the temporary directory), and the new file
 //! replaces the old one atomically (temporary file + rename). Records carry no timestamps: a
 //! rerun with the same seeds writes the same file. Field meanings: `verify/README.md`.
 
@@ -147,12 +149,17 @@ fn json(path: &Path) -> impl FnOnce(serde_json::Error) -> ReportError + '_ {
     }
 }
 
-/// `reports/verify.json` of this workspace (found from `CARGO_MANIFEST_DIR/..`).
+/// Where the tests write their records: `$VERIFY_REPORT` when set, else `target/verify.json`
+/// of this workspace — never a tracked file; `just verify-report` copies a complete run's file
+/// to `reports/verify.json`.
 pub fn default_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("reports")
-        .join("verify.json")
+    match std::env::var_os("VERIFY_REPORT") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("target")
+            .join("verify.json"),
+    }
 }
 
 /// The lock file of `path`: in the temporary directory (so `reports/` holds only the report),

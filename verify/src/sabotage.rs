@@ -53,23 +53,20 @@ impl<O: Oracles> Estimator<O> for ScaledUfom {
         format!("scaled_ufom(q={}, scale={})", self.q, self.scale)
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let mut fo = Fom.estimate(o, theta, task, rng)?;
+        let mut fo = Fom.compute(o, theta, task, rng)?;
         let xi = rng.random_bool(self.q);
         if xi {
-            let exact = RecomputeExact.estimate(o, theta, task, rng)?;
+            let exact = RecomputeExact::new().compute(o, theta, task, rng)?;
             fo.grad = fo.grad.axpy(self.scale, &exact.grad.sub(&fo.grad)?)?;
-            fo.calls += exact.calls;
         }
-        fo.exact_drawn = Some(xi);
-        fo.q = Some(self.q);
-        Ok(fo)
+        Ok(fo.with("xi", if xi { 1.0 } else { 0.0 }).with("q", self.q))
     }
 }
 
@@ -87,16 +84,15 @@ impl<O: Oracles> Estimator<O> for MisreportedQ {
         format!("misreported_q(q={}, factor={})", self.q, self.factor)
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let mut e = Ufom::new(self.q * self.factor)?.estimate(o, theta, task, rng)?;
-        e.q = Some(self.q);
-        Ok(e)
+        let e = Ufom::new(self.q * self.factor)?.compute(o, theta, task, rng)?;
+        Ok(e.with("q", self.q))
     }
 }
 

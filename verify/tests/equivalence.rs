@@ -125,7 +125,7 @@ fn errors<O: ProblemOracles>(
         .estimate(o, theta, task, &mut r)?
         .grad
         .to_vec()?;
-    let recompute = RecomputeExact
+    let recompute = RecomputeExact::new()
         .estimate(o, theta, task, &mut r)?
         .grad
         .to_vec()?;
@@ -323,7 +323,7 @@ fn sabotaged_error<O: UnrolledReference>(
         .estimate(o, theta, task, &mut r)?
         .grad
         .to_vec()?;
-    let recompute = RecomputeExact
+    let recompute = RecomputeExact::new()
         .estimate(o, theta, task, &mut r)?
         .grad
         .to_vec()?;

@@ -10,7 +10,7 @@
 //! - Negative controls: the Theorem-1 criterion (mean < √D / 2) must fail for FOM and for UFOM
 //!   without the 1/q factor.
 
-use hypergrad::driver::{train, Budget, Observer, StepRecord};
+use hypergrad::driver::{train, Budget, EstimatorStep, Observer, StepRecord};
 use hypergrad::estimators::{Fom, Ufom};
 use hypergrad::optim::{OuterConfig, OuterOptimizer, StepSchedule};
 use hypergrad::problems::Counterexample;
@@ -49,24 +49,15 @@ fn final_grads(
         .map(|s| {
             let mut r = rng(SEED + s);
             let theta0 = p.theta(r.random_range(-10.0..30.0))?;
-            let mut opt =
-                OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(10.0)), None)?;
+            let opt = OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(10.0)), None)?;
             let budget = Budget {
                 max_iters: Some(ITERS),
                 max_calls: None,
             };
             let mut est = make();
             let mut obs = Early(None);
-            let run = train(
-                &o,
-                est.as_mut(),
-                &mut opt,
-                theta0,
-                |r| p.sample_task(r),
-                budget,
-                &mut r,
-                &mut obs,
-            )?;
+            let mut step = EstimatorStep::new(est.as_mut(), opt, |r| p.sample_task(r));
+            let run = train(&o, &mut step, theta0, budget, &mut r, &mut obs)?;
             early.push(
                 p.exact_gradient_closed_form(obs.0.unwrap_or(f64::NAN))
                     .abs(),

@@ -17,7 +17,7 @@ use criterion::{Criterion, SamplingMode};
 use hypergrad::problems::{
     synthetic_source, ConvNet, Maml, MlpAnalytic, MlpHypercleaning, MlpTask,
 };
-use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList, UnrolledReference};
+use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -78,7 +78,7 @@ fn bench_pair<O: Oracles>(
 }
 
 /// Every estimator once per iteration at r = 10 through oracles `O`.
-fn bench_estimators<O: UnrolledReference + 'static>(
+fn bench_estimators<O: Oracles + 'static>(
     c: &mut Criterion,
     label: &str,
     o: &Counted<O>,
@@ -105,12 +105,20 @@ fn bench_estimators<O: UnrolledReference + 'static>(
 }
 
 fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
-    vec![
-        ("fom".into(), EstimatorSpec::Fom),
-        ("stored_exact".into(), EstimatorSpec::Exact),
-        ("recompute_exact".into(), EstimatorSpec::Recompute),
-        (format!("ufom_q{UFOM_Q}"), EstimatorSpec::Ufom { q: UFOM_Q }),
+    [
+        EstimatorSpec::Fom,
+        EstimatorSpec::StoredExact,
+        EstimatorSpec::RecomputeExact {
+            backward_clip: None,
+        },
+        EstimatorSpec::Ufom {
+            q: UFOM_Q,
+            backward_clip: None,
+        },
     ]
+    .into_iter()
+    .map(|e| (e.label(), e))
+    .collect()
 }
 
 /// One conv-net case: θ from the network's initialiser, one synthetic 20-way 1-shot task.

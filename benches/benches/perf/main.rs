@@ -114,13 +114,21 @@ fn mlp_size(size: Size, phi: &ParamList) -> MlpSize {
 
 /// (criterion function id, estimator).
 fn estimators() -> Vec<(String, EstimatorSpec)> {
-    vec![
-        ("fom".into(), EstimatorSpec::Fom),
-        ("exact".into(), EstimatorSpec::Exact),
-        ("recompute".into(), EstimatorSpec::Recompute),
-        (format!("ufom_q{UFOM_Q}"), EstimatorSpec::Ufom { q: UFOM_Q }),
-        ("unrolled".into(), EstimatorSpec::Unrolled),
+    [
+        EstimatorSpec::Fom,
+        EstimatorSpec::StoredExact,
+        EstimatorSpec::RecomputeExact {
+            backward_clip: None,
+        },
+        EstimatorSpec::Ufom {
+            q: UFOM_Q,
+            backward_clip: None,
+        },
+        EstimatorSpec::Unrolled,
     ]
+    .into_iter()
+    .map(|e| (e.label(), e))
+    .collect()
 }
 
 /// One inner gradient vs one HVP. Returns the problem's size.
@@ -184,7 +192,7 @@ fn measure_memory(
         }
         row.peak_states = row.peak_states.max(e.peak_states);
         row.peak_state_bytes = row.peak_state_bytes.max(e.peak_state_bytes);
-        match e.exact_drawn {
+        match e.exact_drawn() {
             None => break,
             Some(true) => seen_exact = true,
             Some(false) => seen_cheap = true,
@@ -220,7 +228,7 @@ fn bench_estimators(c: &mut Criterion, measure: bool) -> Result<(MlpSize, Vec<Me
         for (r, o) in &problems {
             let r = *r;
             let theta = o.inner().problem().theta_zero()?;
-            let mut est = spec.build::<Orc>()?;
+            let mut est = spec.build_with_reference::<Orc>()?;
             let mut row = if measure {
                 Some(measure_memory(est.as_mut(), o, &theta, &task, &name, r)?)
             } else {

@@ -1,12 +1,16 @@
 //! `ufom bench`: run experiments under matched function-call budgets and write the reports.
 
-use super::UsageError;
-use anyhow::{Context as _, Result};
+use super::{positive, UsageError};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use ufom_bench::harness::experiments::fewshot::OLD_BACKWARD_CLIP_ENV;
 use ufom_bench::harness::experiments::Context;
+use ufom_bench::harness::interrupt;
 use ufom_bench::harness::record::Scale;
-use ufom_bench::harness::runner::{run as run_bench, BenchOptions, MixedScales, UnknownExperiment};
+use ufom_bench::harness::runner::{
+    self, run as run_bench, BenchOptions, Ending, MixedScales, Planned, UnknownName,
+};
 
 /// Where to train.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -23,13 +27,20 @@ pub struct BenchArgs {
     /// Experiment to run (repeatable); default: every experiment whose data is available.
     #[arg(long = "experiment", value_name = "NAME")]
     experiments: Vec<String>,
+    /// Only these methods, comma-separated: a full label (`fom@20`) or a base label (`fom`,
+    /// every m). `--list` shows them.
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    methods: Vec<String>,
+    /// Run seeds 0..N instead of the scale's default (finished cells of other seeds are kept).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: Option<u64>,
     /// Size: smoke (< 1 min, CI), default (2-core CPU, < 20 min), paper (the paper's sizes; GPU).
     #[arg(long, value_enum, default_value = "default")]
     scale: Scale,
     /// Output directory for reports.
     #[arg(long, default_value = "reports")]
     out: PathBuf,
-    /// Skip (method, seed) cells already finished under `<out>/cells`.
+    /// Skip (method, seed) cells already finished under `<out>/cells` (same settings, same data).
     #[arg(long)]
     resume: bool,
     /// Device for training.
@@ -38,10 +49,36 @@ pub struct BenchArgs {
     /// Directory holding the data sets (before UFOM_DATA_DIR and the Hub cache).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Few-shot experiments: the authors' per-backward-step clipping of (b1, b2) to [−C, C] for
+    /// exact, UFOM and adaptive (biased; off by default). Labels gain `_clipC`.
+    #[arg(long, value_name = "C", value_parser = positive)]
+    backward_clip: Option<f64>,
+    /// List the experiments, scales and methods with cells, budgets and estimated run time,
+    /// then exit.
+    #[arg(long, conflicts_with_all = ["dry_run", "resume"])]
+    list: bool,
+    /// Print what would run (after --experiment, --methods, --seeds; with --resume, what is
+    /// already finished), then exit without training.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// Ctrl-C stopped the run (exit code 130, as for a shell's SIGINT).
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: finished cells are saved under {cells}; rerun the same command with --resume to continue")]
+pub struct InterruptedRun {
+    /// Where the cells are.
+    pub cells: String,
 }
 
 /// Runs the subcommand.
 pub fn run(a: &BenchArgs) -> Result<()> {
+    if std::env::var_os(OLD_BACKWARD_CLIP_ENV).is_some() {
+        return Err(UsageError(format!(
+            "{OLD_BACKWARD_CLIP_ENV} is no longer read; pass --backward-clip C instead (and unset it)"
+        ))
+        .into());
+    }
     let device = match a.device {
         DeviceArg::Cpu => candle_core::Device::Cpu,
         DeviceArg::Cuda => candle_core::Device::new_cuda(0).map_err(|e| {
@@ -52,44 +89,147 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     };
     let opts = BenchOptions {
         experiments: a.experiments.clone(),
+        methods: a.methods.clone(),
+        seeds: a.seeds,
         out: a.out.clone(),
         resume: a.resume,
         ctx: Context {
             scale: a.scale,
             data_dir: a.data_dir.clone(),
             device,
+            backward_clip: a.backward_clip,
         },
     };
-    let outcome = run_bench(&opts).map_err(|e| {
-        let usage = e.downcast_ref::<UnknownExperiment>().is_some()
-            || e.downcast_ref::<MixedScales>().is_some();
-        if usage {
-            UsageError(e.to_string()).into()
-        } else {
-            e
+    if a.list || a.dry_run {
+        let mut opts = opts;
+        if a.list {
+            opts.experiments.clear();
+            opts.methods.clear();
         }
-    })?;
+        let planned = runner::plan(&opts).map_err(usage)?;
+        print_plans(&planned, &opts, a.dry_run);
+        return Ok(());
+    }
+    interrupt::install();
+    let outcome = run_bench(&opts).map_err(usage)?;
     for f in &outcome.files {
         println!("wrote {}", f.display());
     }
+    print_summary(&outcome.summary);
+    if outcome.interrupted() {
+        return Err(InterruptedRun {
+            cells: a.out.join("cells").display().to_string(),
+        }
+        .into());
+    }
     // An experiment asked for by name that could not run is a failure (after the others ran);
     // without --experiment, experiments whose data is absent are skipped with the reason.
-    let mut missing = Vec::new();
-    for (name, why) in &outcome.skipped {
+    let mut problems = Vec::new();
+    for (name, why) in outcome.skipped() {
         if a.experiments.iter().any(|e| e == name) {
-            missing.push(format!("{name}: {why}"));
+            problems.push(format!("requested experiment {name} could not run: {why}"));
         } else {
             eprintln!("skipped {name}: {why}");
         }
     }
-    if !missing.is_empty() {
-        anyhow::bail!("requested experiment could not run: {}", missing.join("; "));
+    for (name, why) in outcome.failed() {
+        problems.push(format!("{name} failed: {why}"));
     }
-    if outcome.ran.is_empty() {
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{} (reports of the experiments that finished are written; finished cells are saved, --resume continues)",
+            problems.join("; ")
+        );
+    }
+    if outcome.ran().is_empty() {
         eprintln!("no experiment ran");
-    } else {
-        std::fs::metadata(&a.out)
-            .with_context(|| format!("output directory {}", a.out.display()))?;
     }
     Ok(())
+}
+
+/// Unknown names and mixed scales are the user's argument errors (exit 2).
+fn usage(e: anyhow::Error) -> anyhow::Error {
+    if e.downcast_ref::<UnknownName>().is_some() || e.downcast_ref::<MixedScales>().is_some() {
+        UsageError(e.to_string()).into()
+    } else {
+        e
+    }
+}
+
+/// `12 s`, `3.4 min`, `2.1 h`.
+fn duration(s: f64) -> String {
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
+    let scale = runner::scale_name(opts.ctx.scale);
+    if !dry_run {
+        println!("scales: smoke (seconds, CI), default (2-core CPU, minutes), paper (the paper's sizes; GPU)");
+    }
+    println!(
+        "scale {scale}; estimates from the seconds per call of the last {scale}-scale run in {}",
+        opts.out.display()
+    );
+    let mut total = Some(0.0);
+    for p in planned {
+        let estimate = p.estimate_seconds(&opts.out, opts.ctx.scale, dry_run && opts.resume);
+        total = total.zip(estimate).map(|(t, e)| t + e);
+        let data = match &p.missing {
+            None => "data ready".to_string(),
+            Some(why) => format!("NOT RUNNABLE: {why}"),
+        };
+        println!(
+            "\n{} — {}\n  {data}\n  {} method(s) × {} seed(s) = {} cells of {} calls ({})\n  estimated training time: {}",
+            p.name,
+            p.plan.title,
+            p.plan.methods.len(),
+            p.plan.seeds.len(),
+            p.cells(),
+            p.plan.budget.calls,
+            p.plan.budget.description,
+            estimate.map_or("unknown (no earlier run at this scale to calibrate from)".into(), duration),
+        );
+        let labels: Vec<&str> = p.plan.methods.iter().map(|m| m.label.as_str()).collect();
+        println!("  methods: {}", labels.join(", "));
+    }
+    match total {
+        Some(t) if dry_run => println!("\ntotal estimated training time: {}", duration(t)),
+        _ => {}
+    }
+    if dry_run {
+        println!("dry run: nothing was trained or written");
+    }
+}
+
+fn print_summary(rows: &[runner::SummaryRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    println!(
+        "\n{:<14} {:<12} {:>9} {:>8} {:>9} {:>10}",
+        "experiment", "result", "cells run", "resumed", "diverged", "time"
+    );
+    for r in rows {
+        let result = match &r.ending {
+            Ending::Done => "done",
+            Ending::Skipped(_) => "skipped",
+            Ending::Failed(_) => "FAILED",
+            Ending::Interrupted => "interrupted",
+        };
+        println!(
+            "{:<14} {:<12} {:>9} {:>8} {:>9} {:>10}",
+            r.experiment,
+            result,
+            r.cells_run,
+            r.cells_resumed,
+            r.diverged,
+            duration(r.seconds)
+        );
+    }
 }

@@ -2,12 +2,24 @@
 
 pub mod bench;
 pub mod hypergrad;
+pub mod report;
 pub mod theory;
 
 /// A bad command-line argument found after parsing (exit code 2, like clap's own errors).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
+
+/// The exit code for `e`: 2 for the user's argument errors, 130 for Ctrl-C, 1 otherwise.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.downcast_ref::<bench::InterruptedRun>().is_some() {
+        130
+    } else if is_usage_error(e) {
+        2
+    } else {
+        1
+    }
+}
 
 /// Whether `e` is the user's argument error (exit 2) rather than a failure (exit 1).
 pub fn is_usage_error(e: &anyhow::Error) -> bool {

@@ -5,6 +5,8 @@
 //! turns saved records into JSON, Markdown, SVG and dashboard files.
 pub mod env;
 pub mod experiments;
+pub mod interrupt;
+pub mod methods;
 pub mod perf;
 pub mod record;
 pub mod report;

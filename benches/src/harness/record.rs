@@ -3,11 +3,12 @@
 //! The JSON Schema of [`ExperimentReport`] is `reports/schema/experiment.schema.json`; bump
 //! [`SCHEMA_VERSION`] on any incompatible change.
 
+use super::methods::MethodSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Version of the report format.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Size of a benchmark run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -124,8 +125,10 @@ pub struct RunRecord {
 /// A method aggregated over seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MethodReport {
-    /// Method name.
+    /// Method name (the spec's label).
     pub method: String,
+    /// What the method is, with every setting.
+    pub spec: MethodSpec,
     /// Its runs, by seed.
     pub runs: Vec<RunRecord>,
     /// Final metrics over the finished runs: mean ± std.
@@ -149,6 +152,17 @@ pub struct Series {
     pub y_err: Option<Vec<f64>>,
 }
 
+/// A data file an experiment used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// Data set name (`mnist`, `omniglot`, `cifar100`).
+    pub dataset: String,
+    /// Where it was read from.
+    pub path: String,
+    /// SHA-256 of the file (of the tree, for a directory).
+    pub sha256: String,
+}
+
 /// A figure the SVG reporter draws.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Figure {
@@ -168,6 +182,34 @@ pub struct Figure {
     pub scatter: bool,
     /// The curves.
     pub series: Vec<Series>,
+}
+
+impl Figure {
+    /// A line plot on linear axes; `log_x`/`log_y` switch axes to log scale.
+    pub fn lines(id: &str, title: &str, x_label: &str, y_label: &str, series: Vec<Series>) -> Self {
+        Self {
+            id: id.into(),
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            log_y: false,
+            scatter: false,
+            series,
+        }
+    }
+
+    /// With a logarithmic x axis.
+    pub fn log_x(mut self) -> Self {
+        self.log_x = true;
+        self
+    }
+
+    /// With a logarithmic y axis when `on`.
+    pub fn log_y(mut self, on: bool) -> Self {
+        self.log_y = on;
+        self
+    }
 }
 
 /// One row of a table in the paper's layout: our mean ± std beside the published number.
@@ -239,6 +281,8 @@ pub struct ExperimentReport {
     pub seeds: Vec<u64>,
     /// The matched budget.
     pub budget: BudgetNote,
+    /// The data files used, with checksums (empty for synthetic experiments).
+    pub data: Vec<DataFile>,
     /// Where it ran.
     pub environment: Environment,
     /// Per-method results.

@@ -1,22 +1,32 @@
-//! The runner: selects experiments, runs their (method, seed) cells with progress and resume,
-//! aggregates, and hands the records to the reporters.
+//! The runner: selects experiments and methods, plans them (no data), prepares them all (loads
+//! and checks data) before any training, runs their (method, seed) cells with progress and
+//! resume, and writes each experiment's reports as soon as it finishes. A failing experiment
+//! does not stop the others; failures are collected for the caller.
 
 use super::env;
-use super::experiments::{registry, Availability, Context, Experiment};
+use super::experiments::cell::{Interrupted, Progress};
+use super::experiments::{registry, Availability, Context, Plan, Prepared};
+use super::methods::short_hash;
 use super::record::{
-    ExperimentReport, MethodReport, RunRecord, RunStatus, Scale, Stat, SCHEMA_VERSION,
+    DataFile, ExperimentReport, MethodReport, RunRecord, RunStatus, Scale, Stat, SCHEMA_VERSION,
 };
 use super::report::write_all;
 use super::store::{read_json, CellStore};
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
 
 /// What `ufom bench` was asked to do.
 pub struct BenchOptions {
     /// Experiments by name; empty = every experiment whose data is available.
     pub experiments: Vec<String>,
+    /// Methods by label or base label (`fom`, `ufom_q0.1@20`); empty = every method.
+    pub methods: Vec<String>,
+    /// Seeds 0..n instead of the scale's default.
+    pub seeds: Option<u64>,
     /// Output directory.
     pub out: PathBuf,
     /// Skip finished cells found in `<out>/cells`.
@@ -25,23 +35,136 @@ pub struct BenchOptions {
     pub ctx: Context,
 }
 
+/// One selected experiment with its (filtered) plan.
+pub struct Planned {
+    /// Registry name.
+    pub name: &'static str,
+    /// The plan after `--methods` and `--seeds`.
+    pub plan: Plan,
+    /// Why it cannot run here, if it cannot.
+    pub missing: Option<String>,
+}
+
+impl Planned {
+    /// Cells: methods × seeds.
+    pub fn cells(&self) -> usize {
+        self.plan.methods.len() * self.plan.seeds.len()
+    }
+
+    /// Estimated training seconds for the cells not yet finished in `out`, from the seconds
+    /// per call measured by the last run of this experiment at this scale in `out` (its
+    /// report): each method's own rate, or the report's mean rate for a method it lacks.
+    /// `None` without such a report.
+    pub fn estimate_seconds(&self, out: &Path, scale: Scale, skip_finished: bool) -> Option<f64> {
+        let old = previous_report(out, self.name, scale)?;
+        let rates: Vec<f64> = old.methods.iter().map(|m| m.seconds_per_call).collect();
+        let mean = Stat::of(&rates)?.mean;
+        let store = skip_finished.then(|| cell_store(out, self.name, scale, &self.plan, &old.data));
+        let mut seconds = 0.0;
+        for m in &self.plan.methods {
+            let rate = old
+                .methods
+                .iter()
+                .find(|r| r.method == m.label)
+                .map_or(mean, |r| r.seconds_per_call);
+            let todo = self
+                .plan
+                .seeds
+                .iter()
+                .filter(|&&s| !store.as_ref().is_some_and(|st| st.has(m, s)))
+                .count();
+            seconds += todo as f64 * self.plan.budget.calls as f64 * rate;
+        }
+        Some(seconds)
+    }
+}
+
+/// How one experiment ended in this run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Reports written.
+    Done,
+    /// Not run; the reason.
+    Skipped(String),
+    /// Failed; the error (its finished cells are saved).
+    Failed(String),
+    /// Stopped by Ctrl-C (its finished cells are saved).
+    Interrupted,
+}
+
+/// One row of the end-of-run summary.
+#[derive(Clone, Debug)]
+pub struct SummaryRow {
+    /// Experiment.
+    pub experiment: String,
+    /// How it ended.
+    pub ending: Ending,
+    /// Cells trained in this run.
+    pub cells_run: usize,
+    /// Cells taken from `--resume`.
+    pub cells_resumed: usize,
+    /// Cells that diverged.
+    pub diverged: usize,
+    /// Wall seconds spent on it in this run.
+    pub seconds: f64,
+}
+
 /// What happened.
+#[derive(Default)]
 pub struct BenchOutcome {
-    /// Experiments run.
-    pub ran: Vec<String>,
-    /// Experiments skipped, with the reason.
-    pub skipped: Vec<(String, String)>,
+    /// One row per selected experiment.
+    pub summary: Vec<SummaryRow>,
     /// Files written.
     pub files: Vec<PathBuf>,
 }
 
-/// An unknown experiment name (a usage error).
+impl BenchOutcome {
+    /// Whether Ctrl-C stopped the run.
+    pub fn interrupted(&self) -> bool {
+        self.summary.iter().any(|r| r.ending == Ending::Interrupted)
+    }
+
+    /// Experiments that failed, with the error.
+    pub fn failed(&self) -> Vec<(&str, &str)> {
+        self.summary
+            .iter()
+            .filter_map(|r| match &r.ending {
+                Ending::Failed(e) => Some((r.experiment.as_str(), e.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Experiments skipped, with the reason.
+    pub fn skipped(&self) -> Vec<(&str, &str)> {
+        self.summary
+            .iter()
+            .filter_map(|r| match &r.ending {
+                Ending::Skipped(e) => Some((r.experiment.as_str(), e.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Experiments whose reports were written.
+    pub fn ran(&self) -> Vec<&str> {
+        self.summary
+            .iter()
+            .filter(|r| r.ending == Ending::Done)
+            .map(|r| r.experiment.as_str())
+            .collect()
+    }
+}
+
+/// An unknown experiment or method name (a usage error).
 #[derive(Debug, thiserror::Error)]
-#[error("unknown experiment `{name}`; available: {available}")]
-pub struct UnknownExperiment {
+#[error("unknown {what} `{name}`; available: {available}")]
+pub struct UnknownName {
+    /// `experiment` or `method`.
+    pub what: &'static str,
     /// The name given.
     pub name: String,
-    /// Registered names.
+    /// What exists.
     pub available: String,
 }
 
@@ -66,7 +189,7 @@ pub struct MixedScales {
 }
 
 /// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
-fn check_one_scale(out: &std::path::Path, scale: Scale) -> Result<()> {
+pub fn check_one_scale(out: &Path, scale: Scale) -> Result<()> {
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());
     };
@@ -95,67 +218,187 @@ fn check_one_scale(out: &std::path::Path, scale: Scale) -> Result<()> {
     Ok(())
 }
 
-/// Runs the selected experiments and writes every report.
-pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
-    check_one_scale(&opts.out, opts.ctx.scale)?;
+/// The selected experiments with their plans after `--methods` and `--seeds`; errors on an
+/// unknown experiment or a method name that matches no method of the selected experiments.
+pub fn plan(opts: &BenchOptions) -> Result<Vec<Planned>> {
     let all = registry();
     let names: Vec<&str> = all.iter().map(|e| e.name()).collect();
     for n in &opts.experiments {
         if !names.contains(&n.as_str()) {
-            return Err(UnknownExperiment {
-                name: n.clone(),
-                available: names.join(", "),
-            }
-            .into());
+            return Err(unknown(
+                "experiment",
+                n,
+                names.iter().map(|s| s.to_string()),
+            ));
         }
     }
     let explicit = !opts.experiments.is_empty();
-    let mut outcome = BenchOutcome {
-        ran: Vec::new(),
-        skipped: Vec::new(),
-        files: Vec::new(),
-    };
-    let mut reports = Vec::new();
+    let mut planned = Vec::new();
     for exp in all
-        .iter()
+        .into_iter()
         .filter(|e| !explicit || opts.experiments.iter().any(|n| n == e.name()))
     {
-        if let Availability::Missing(why) = exp.availability(&opts.ctx) {
-            tracing::info!(experiment = exp.name(), "skipped: {why}");
-            outcome.skipped.push((exp.name().to_string(), why));
+        let mut plan = exp
+            .plan(&opts.ctx)
+            .with_context(|| format!("planning {}", exp.name()))?;
+        if let Some(n) = opts.seeds {
+            plan.seeds = (0..n).collect();
+        }
+        let missing = match exp.availability(&opts.ctx) {
+            Availability::Ready => None,
+            Availability::Missing(why) => Some(why),
+        };
+        planned.push(Planned {
+            name: exp.name(),
+            plan,
+            missing,
+        });
+    }
+    for n in &opts.methods {
+        if !planned
+            .iter()
+            .any(|p| p.plan.methods.iter().any(|m| m.matches(n)))
+        {
+            let labels = planned
+                .iter()
+                .flat_map(|p| p.plan.methods.iter().map(|m| m.label.clone()));
+            return Err(unknown("method", n, labels));
+        }
+    }
+    if !opts.methods.is_empty() {
+        for p in &mut planned {
+            p.plan
+                .methods
+                .retain(|m| opts.methods.iter().any(|n| m.matches(n)));
+        }
+    }
+    Ok(planned)
+}
+
+fn unknown(
+    what: &'static str,
+    name: &str,
+    available: impl Iterator<Item = String>,
+) -> anyhow::Error {
+    let mut list: Vec<String> = available.collect();
+    list.dedup();
+    UnknownName {
+        what,
+        name: name.to_string(),
+        available: list.join(", "),
+    }
+    .into()
+}
+
+/// Runs the selected experiments and writes every report.
+pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
+    check_one_scale(&opts.out, opts.ctx.scale)?;
+    let planned = plan(opts)?;
+    let all = registry();
+    let mut outcome = BenchOutcome::default();
+    // Prepare every experiment first: data problems surface before any training.
+    let mut ready: Vec<(Planned, Box<dyn Prepared>, f64)> = Vec::new();
+    for p in planned {
+        let row = |ending| SummaryRow {
+            experiment: p.name.to_string(),
+            ending,
+            cells_run: 0,
+            cells_resumed: 0,
+            diverged: 0,
+            seconds: 0.0,
+        };
+        if let Some(why) = &p.missing {
+            tracing::info!(experiment = p.name, "skipped: {why}");
+            outcome.summary.push(row(Ending::Skipped(why.clone())));
             continue;
         }
-        reports.push(run_experiment(exp.as_ref(), opts)?);
-        outcome.ran.push(exp.name().to_string());
-    }
-    // Reports of this scale already in the output directory join the dashboard and tables.
-    for name in names
-        .iter()
-        .filter(|n| !outcome.ran.iter().any(|r| r == *n))
-    {
-        let path = opts.out.join(format!("{name}.json"));
-        if let Ok(old) = read_json::<ExperimentReport>(&path) {
-            if old.schema_version == SCHEMA_VERSION && old.scale == opts.ctx.scale {
-                reports.push(old);
+        if p.plan.methods.is_empty() {
+            outcome.summary.push(row(Ending::Skipped(
+                "no method selected by --methods".into(),
+            )));
+            continue;
+        }
+        let Some(exp) = all.iter().find(|e| e.name() == p.name) else {
+            continue;
+        };
+        let t0 = Instant::now();
+        match exp.prepare(&opts.ctx, &p.plan) {
+            Ok(prepared) => ready.push((p, prepared, t0.elapsed().as_secs_f64())),
+            Err(e) => {
+                let e = e.context(format!("preparing {}", p.name));
+                tracing::error!("{e:#}");
+                outcome.summary.push(row(Ending::Failed(format!("{e:#}"))));
             }
         }
     }
-    if !reports.is_empty() {
-        outcome.files = write_all(&reports, &opts.out)?;
+    for (p, prepared, prep_s) in ready {
+        if super::interrupt::requested() {
+            break;
+        }
+        let t0 = Instant::now();
+        let mut row = SummaryRow {
+            experiment: p.name.to_string(),
+            ending: Ending::Done,
+            cells_run: 0,
+            cells_resumed: 0,
+            diverged: 0,
+            seconds: 0.0,
+        };
+        match run_experiment(&p, prepared.as_ref(), opts, &mut row) {
+            Ok(report) => match write_reports(&report, &opts.out) {
+                Ok(files) => outcome.files.extend(files),
+                Err(e) => row.ending = Ending::Failed(format!("{e:#}")),
+            },
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => row.ending = Ending::Interrupted,
+            Err(e) => {
+                let e = e.context(p.name);
+                tracing::error!("{e:#}");
+                row.ending = Ending::Failed(format!("{e:#}"));
+            }
+        }
+        row.seconds = prep_s + t0.elapsed().as_secs_f64();
+        let stop = row.ending == Ending::Interrupted;
+        outcome.summary.push(row);
+        if stop {
+            break;
+        }
     }
     Ok(outcome)
 }
 
-/// A short stable hash of the plan's settings: cells are only reused for the same settings.
-fn config_key(config: &serde_json::Value) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in config.to_string().bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+/// Writes `report` and re-renders the dashboard over it and the other reports of its scale
+/// already in `out`.
+fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut reports = vec![report.clone()];
+    for exp in registry() {
+        if exp.name() == report.experiment {
+            continue;
+        }
+        if let Some(old) = previous_report(out, exp.name(), report.scale) {
+            reports.push(old);
+        }
     }
-    format!("{h:016x}")
+    // Only this report's own files are reported as written by this run, plus the dashboard.
+    let files = write_all(&reports, out)?;
+    Ok(files
+        .into_iter()
+        .filter(|f| {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(&format!("{}.", report.experiment))
+                || name.starts_with(&format!("{}_", report.experiment))
+                || name == super::report::BENCHER_FILE
+        })
+        .collect())
 }
 
-fn scale_name(s: Scale) -> &'static str {
+/// The report of `experiment` at `scale` in `out`, if one of this schema is there.
+pub fn previous_report(out: &Path, experiment: &str, scale: Scale) -> Option<ExperimentReport> {
+    let old: ExperimentReport = read_json(&out.join(format!("{experiment}.json"))).ok()?;
+    (old.schema_version == SCHEMA_VERSION && old.scale == scale).then_some(old)
+}
+
+/// The scale's name as the CLI spells it.
+pub fn scale_name(s: Scale) -> &'static str {
     match s {
         Scale::Smoke => "smoke",
         Scale::Default => "default",
@@ -163,18 +406,23 @@ fn scale_name(s: Scale) -> &'static str {
     }
 }
 
-fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<ExperimentReport> {
-    let prepared = exp
-        .prepare(&opts.ctx)
-        .with_context(|| format!("preparing {}", exp.name()))?;
-    let plan = prepared.plan().clone();
-    let key = format!(
-        "{}-{}",
-        scale_name(opts.ctx.scale),
-        &config_key(&plan.config)[..8]
-    );
-    let store = CellStore::new(&opts.out, exp.name(), &key);
-    let cells = (plan.methods.len() * plan.seeds.len()) as u64;
+/// The cell store of an experiment: keyed by the scale, the plan's settings and the data's
+/// checksums, so cells are only reused for the same settings on the same data.
+fn cell_store(out: &Path, name: &str, scale: Scale, plan: &Plan, data: &[DataFile]) -> CellStore {
+    let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
+    let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
+    CellStore::new(out, name, &format!("{}-{}", scale_name(scale), &key[..8]))
+}
+
+fn run_experiment(
+    p: &Planned,
+    prepared: &dyn Prepared,
+    opts: &BenchOptions,
+    row: &mut SummaryRow,
+) -> Result<ExperimentReport> {
+    let plan = &p.plan;
+    let store = cell_store(&opts.out, p.name, opts.ctx.scale, plan, prepared.data());
+    let cells = p.cells() as u64;
     let bar = ProgressBar::with_draw_target(
         Some(cells * plan.budget.calls),
         ProgressDrawTarget::stderr(),
@@ -183,63 +431,69 @@ fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<Experimen
         ProgressStyle::with_template("{prefix} [{bar:30}] {percent}% {msg} ({elapsed}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_prefix(exp.name().to_string());
+    bar.set_prefix(p.name.to_string());
     let mut methods = Vec::new();
     let mut done_calls = 0u64;
-    for method in &plan.methods {
-        let mut runs = Vec::new();
-        for &seed in &plan.seeds {
-            bar.set_message(format!("{method} seed {seed}"));
-            let cached = if opts.resume {
-                store.load(method, seed)
-            } else {
-                None
-            };
-            let record = match cached {
-                Some(r) => {
-                    tracing::info!(
-                        experiment = exp.name(),
-                        method,
+    let result = (|| -> Result<()> {
+        for method in &plan.methods {
+            let mut runs = Vec::new();
+            for &seed in &plan.seeds {
+                bar.set_message(format!("{} seed {seed}", method.label));
+                let cached = if opts.resume {
+                    store.load(method, seed)
+                } else {
+                    None
+                };
+                let record = match cached {
+                    Some(r) => {
+                        tracing::info!(experiment = p.name, method = %method.label, seed, "resumed finished cell");
+                        row.cells_resumed += 1;
+                        r
+                    }
+                    None => {
+                        let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
+                        let progress: Progress =
+                            Rc::new(move |c| b.set_position(base + c.min(budget)));
+                        let t0 = Instant::now();
+                        let r = prepared
+                            .run_cell(method, seed, &progress)
+                            .with_context(|| format!("{} / seed {seed}", method.label))?;
+                        store.save(method, &r)?;
+                        tracing::info!(experiment = p.name, method = %method.label, seed, seconds = t0.elapsed().as_secs_f64(), "finished cell");
+                        row.cells_run += 1;
+                        r
+                    }
+                };
+                if record.status == RunStatus::Diverged {
+                    row.diverged += 1;
+                    tracing::warn!(
+                        experiment = p.name,
+                        method = %method.label,
                         seed,
-                        "resumed finished cell"
+                        "run diverged; recorded as such"
                     );
-                    r
                 }
-                None => {
-                    let base = done_calls;
-                    let mut progress = |c: u64| bar.set_position(base + c.min(plan.budget.calls));
-                    let r = prepared
-                        .run_cell(method, seed, &mut progress)
-                        .with_context(|| format!("{} / {method} / seed {seed}", exp.name()))?;
-                    store.save(&r)?;
-                    r
-                }
-            };
-            if record.status == RunStatus::Diverged {
-                tracing::warn!(
-                    experiment = exp.name(),
-                    method,
-                    seed,
-                    "run diverged; recorded as such"
-                );
+                done_calls += plan.budget.calls;
+                bar.set_position(done_calls);
+                runs.push(record);
             }
-            done_calls += plan.budget.calls;
-            bar.set_position(done_calls);
-            runs.push(record);
+            methods.push(aggregate(method.clone(), runs));
         }
-        methods.push(aggregate(method, runs));
-    }
+        Ok(())
+    })();
     bar.finish_and_clear();
+    result?;
     let findings = prepared.finish(&methods)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
-        experiment: exp.name().to_string(),
-        title: plan.title,
+        experiment: p.name.to_string(),
+        title: plan.title.clone(),
         scale: opts.ctx.scale,
-        scale_note: plan.scale_note,
-        config: plan.config,
-        seeds: plan.seeds,
-        budget: plan.budget,
+        scale_note: plan.scale_note.clone(),
+        config: plan.config.clone(),
+        seeds: plan.seeds.clone(),
+        budget: plan.budget.clone(),
+        data: prepared.data().to_vec(),
         environment: env::capture(&opts.ctx.device, plan.dtype),
         methods,
         tables: findings.tables,
@@ -249,7 +503,7 @@ fn run_experiment(exp: &dyn Experiment, opts: &BenchOptions) -> Result<Experimen
 }
 
 /// Mean ± std of the final metrics over the finished runs of a method.
-pub fn aggregate(method: &str, runs: Vec<RunRecord>) -> MethodReport {
+pub fn aggregate(spec: super::methods::MethodSpec, runs: Vec<RunRecord>) -> MethodReport {
     let finished: Vec<&RunRecord> = runs
         .iter()
         .filter(|r| r.status == RunStatus::Finished)
@@ -272,7 +526,8 @@ pub fn aggregate(method: &str, runs: Vec<RunRecord>) -> MethodReport {
         .collect();
     let spc: Vec<f64> = runs.iter().map(|r| r.seconds_per_call).collect();
     MethodReport {
-        method: method.to_string(),
+        method: spec.label.clone(),
+        spec,
         diverged: runs.len() - finished.len(),
         seconds_per_call: Stat::of(&spc).map_or(0.0, |s| s.mean),
         summary,

@@ -2,6 +2,7 @@
 //! rename), so an interrupted run never leaves a half-written report; finished (method, seed)
 //! cells are kept under `<out>/cells/<experiment>/` so `--resume` can skip them.
 
+use super::methods::MethodSpec;
 use super::record::RunRecord;
 use anyhow::{Context, Result};
 use serde::{de::DeserializeOwned, Serialize};
@@ -40,21 +41,28 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// The finished-cell store of one experiment.
+/// The finished-cell store of one experiment: `<out>/cells/<experiment>/<key>/`, one file per
+/// (method, seed) named by the method's label and the digest of its full spec.
 pub struct CellStore {
     dir: PathBuf,
 }
 
 impl CellStore {
-    /// Cells of `experiment` at `scale` under `out`.
-    pub fn new(out: &Path, experiment: &str, scale: &str) -> Self {
+    /// Cells of `experiment` under `out`; `key` names the scale, settings and data.
+    pub fn new(out: &Path, experiment: &str, key: &str) -> Self {
         Self {
-            dir: out.join("cells").join(experiment).join(scale),
+            dir: out.join("cells").join(experiment).join(key),
         }
     }
 
-    fn path(&self, method: &str, seed: u64) -> PathBuf {
+    /// Where this store keeps its cells.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, method: &MethodSpec, seed: u64) -> PathBuf {
         let safe: String = method
+            .label
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
@@ -64,11 +72,18 @@ impl CellStore {
                 }
             })
             .collect();
-        self.dir.join(format!("{safe}__seed{seed}.json"))
+        let digest = method.digest();
+        self.dir
+            .join(format!("{safe}__{}__seed{seed}.json", &digest[..8]))
+    }
+
+    /// Whether a finished cell was saved (not checking that it is readable).
+    pub fn has(&self, method: &MethodSpec, seed: u64) -> bool {
+        self.path(method, seed).is_file()
     }
 
     /// A finished cell, if one was saved (a damaged file is reported, then ignored).
-    pub fn load(&self, method: &str, seed: u64) -> Option<RunRecord> {
+    pub fn load(&self, method: &MethodSpec, seed: u64) -> Option<RunRecord> {
         let path = self.path(method, seed);
         if !path.exists() {
             return None;
@@ -82,8 +97,8 @@ impl CellStore {
         }
     }
 
-    /// Saves a finished cell.
-    pub fn save(&self, record: &RunRecord) -> Result<()> {
-        write_json(&self.path(&record.method, record.seed), record)
+    /// Saves a finished cell of `method`.
+    pub fn save(&self, method: &MethodSpec, record: &RunRecord) -> Result<()> {
+        write_json(&self.path(method, record.seed), record)
     }
 }

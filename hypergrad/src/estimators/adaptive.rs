@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 /// Settings of adaptive UFOM; the defaults are the paper's (q_min 0.05, β 0.99, D²/10,
 /// C1 = C2 = 1, ε = 0).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AdaptiveConfig {
     /// Lower bound on q, so that exact draws keep happening.
     pub q_min: f64,
@@ -29,7 +30,7 @@ pub struct AdaptiveConfig {
     /// Costs C1, C2 and ε of eq. (19)–(21).
     pub cost: CostModel,
     /// The authors' per-backward-step clipping of (b1, b2) (REFERENCE §7); `None` = unbiased.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backward_clip: Option<f64>,
 }
 
@@ -66,11 +67,7 @@ impl AdaptiveUfom {
         if !(cfg.d2_scale > 0.0 && cfg.d2_scale.is_finite()) {
             return Err(invalid("d2_scale", cfg.d2_scale, "needs a positive factor"));
         }
-        if let Some(c) = cfg.backward_clip {
-            if !crate::error::is_positive(c) {
-                return Err(invalid("backward_clip", c, "needs a positive bound"));
-            }
-        }
+        super::validated_clip(cfg.backward_clip)?;
         cfg.cost.validate()?;
         Ok(Self {
             cfg,
@@ -117,7 +114,7 @@ impl<O: Oracles> Estimator<O> for AdaptiveUfom {
         "adaptive".into()
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,

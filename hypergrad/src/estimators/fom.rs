@@ -17,22 +17,16 @@ impl<O: Oracles> Estimator<O> for Fom {
         "fom".into()
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         _rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let before = o.calls();
         let phi_r = rollout(o, theta, task, o.step_sizes().len())?;
         let bw = Backward::at_end(o, theta, task, &phi_r)?;
         let grad = bw.gradient(o, theta, task)?;
-        Ok(Estimate::deterministic(
-            grad,
-            o.calls() - before,
-            1,
-            phi_r.bytes(),
-        ))
+        Ok(Estimate::new(grad, 1, phi_r.bytes()))
     }
 }

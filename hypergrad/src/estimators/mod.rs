@@ -30,97 +30,154 @@ use crate::oracles::{Calls, Counted, Oracles, UnrolledReference};
 use crate::params::ParamList;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Per-estimate values that only some estimators have (ξ and q for UFOM, CG iterations,
+/// truncation K...), by name. Observers record every key they see as a series.
+pub type Diagnostics = BTreeMap<&'static str, f64>;
 
 /// A hypergradient and what it cost.
 #[derive(Clone, Debug)]
 pub struct Estimate {
     /// The estimate of d/dθ L_out(θ, U^(r)(θ, T), T).
     pub grad: ParamList,
-    /// Oracle calls spent on it.
+    /// Oracle calls spent on it: counted by [`Estimator::estimate`] around
+    /// [`Estimator::compute`], never by an estimator itself.
     pub calls: Calls,
-    /// For randomised estimators: whether the exact branch (ξ = 1) was drawn.
-    pub exact_drawn: Option<bool>,
-    /// For randomised estimators: the probability q the draw used.
-    pub q: Option<f64>,
     /// Inner states φ_j (parameter vectors of the inner problem) held at once, at peak.
     pub peak_states: usize,
     /// Bytes of those states: `peak_states` × bytes of one φ.
     pub peak_state_bytes: usize,
+    /// Estimator-specific values (e.g. `xi`, `q` for UFOM).
+    pub diagnostics: Diagnostics,
 }
 
 impl Estimate {
-    /// The estimate of a deterministic estimator holding `peak_states` states of `state_bytes`.
-    pub fn deterministic(
-        grad: ParamList,
-        calls: Calls,
-        peak_states: usize,
-        state_bytes: usize,
-    ) -> Self {
+    /// An estimate holding `peak_states` inner states of `state_bytes` each, no diagnostics.
+    pub fn new(grad: ParamList, peak_states: usize, state_bytes: usize) -> Self {
         Self {
             grad,
-            calls,
-            exact_drawn: None,
-            q: None,
+            calls: Calls::default(),
             peak_states,
             peak_state_bytes: peak_states * state_bytes,
+            diagnostics: Diagnostics::new(),
         }
+    }
+
+    /// With a diagnostic value added.
+    pub fn with(mut self, key: &'static str, value: f64) -> Self {
+        self.diagnostics.insert(key, value);
+        self
+    }
+
+    /// Whether a randomised estimator drew its exact branch (diagnostic `xi`).
+    pub fn exact_drawn(&self) -> Option<bool> {
+        self.diagnostics.get("xi").map(|&x| x == 1.0)
     }
 }
 
 /// A hypergradient estimator over oracles `O`.
 pub trait Estimator<O: Oracles> {
-    /// A short name (`fom`, `exact`, `ufom(q=0.1)`...).
+    /// A short name (`fom`, `stored_exact`, `ufom(q=0.1)`...).
     fn name(&self) -> String;
 
-    /// One estimate of the hypergradient at θ for task T. `rng` draws ξ where needed.
-    fn estimate(
+    /// The algorithm: one estimate of the hypergradient at θ for task T. `rng` draws ξ where
+    /// needed. Leaves `calls` zero; call [`Estimator::estimate`], which counts them.
+    fn compute(
         &mut self,
         oracles: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         rng: &mut dyn RngCore,
     ) -> Result<Estimate>;
+
+    /// [`Estimator::compute`] with the oracle calls it made.
+    fn estimate(
+        &mut self,
+        oracles: &Counted<O>,
+        theta: &ParamList,
+        task: &O::Task,
+        rng: &mut dyn RngCore,
+    ) -> Result<Estimate> {
+        let before = oracles.calls();
+        let mut e = self.compute(oracles, theta, task, rng)?;
+        e.calls = oracles.calls() - before;
+        Ok(e)
+    }
 }
 
-/// Which estimator, as a value (CLI arguments, experiment configs).
+/// `None`, or a positive finite bound of the authors' backward clipping.
+fn validated_clip(c: Option<f64>) -> Result<Option<f64>> {
+    match c {
+        Some(c) if !crate::error::is_positive(c) => {
+            Err(invalid("backward_clip", c, "needs a positive bound"))
+        }
+        c => Ok(c),
+    }
+}
+
+/// The estimator registry: every estimator as a value (CLI arguments, experiment methods, report
+/// names, resume keys). Adding an estimator = its own file + a variant here with its `NAMES`
+/// entry, its `build` arm and its `label` arm (the compiler points at the matches).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EstimatorSpec {
-    /// First-order method.
+    /// First-order method (Alg. 3).
     Fom,
-    /// Exact, stored inner states.
-    Exact,
-    /// Exact, recomputed inner states.
-    Recompute,
-    /// UFOM with a fixed q.
+    /// Exact, stored inner states (Alg. 2).
+    StoredExact,
+    /// Exact, recomputed inner states (Alg. 4 with q = 1).
+    RecomputeExact {
+        /// The authors' per-backward-step clipping (REFERENCE §7; biased); `None` = exact.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backward_clip: Option<f64>,
+    },
+    /// UFOM with a fixed q (Alg. 4).
     Ufom {
         /// Probability of the exact branch.
         q: f64,
+        /// The authors' per-backward-step clipping of the exact branch; `None` = unbiased.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backward_clip: Option<f64>,
     },
-    /// Adaptive UFOM.
+    /// Adaptive UFOM (§4.5).
     Adaptive(AdaptiveConfig),
-    /// Unrolled autodiff reference.
+    /// Unrolled autodiff reference (needs [`UnrolledReference`] oracles).
     Unrolled,
 }
 
 impl EstimatorSpec {
-    /// The names accepted by [`EstimatorSpec::parse`].
-    pub const NAMES: [&'static str; 6] =
-        ["fom", "exact", "recompute", "ufom", "adaptive", "unrolled"];
+    /// The names accepted by [`EstimatorSpec::parse`] (the serde `kind`s).
+    pub const NAMES: [&'static str; 6] = [
+        "fom",
+        "stored_exact",
+        "recompute_exact",
+        "ufom",
+        "adaptive",
+        "unrolled",
+    ];
 
-    /// From a name; `q` is required by `ufom` and ignored by the others.
+    /// From a name; `q` is required by `ufom` and rejected by the others.
     pub fn parse(name: &str, q: Option<f64>) -> Result<Self> {
-        Ok(match name {
+        let spec = match name {
             "fom" => Self::Fom,
-            "exact" => Self::Exact,
-            "recompute" => Self::Recompute,
-            "ufom" => {
-                let q = q.ok_or_else(|| invalid("q", "none", "ufom needs --q in (0, 1]"))?;
-                Ufom::new(q)?;
-                Self::Ufom { q }
-            }
+            "stored_exact" => Self::StoredExact,
+            "recompute_exact" => Self::RecomputeExact {
+                backward_clip: None,
+            },
+            "ufom" => Self::Ufom {
+                q: q.ok_or_else(|| invalid("q", "none", "ufom needs --q in (0, 1]"))?,
+                backward_clip: None,
+            },
             "adaptive" => Self::Adaptive(AdaptiveConfig::default()),
             "unrolled" => Self::Unrolled,
+            "exact" | "recompute" => {
+                return Err(invalid(
+                    "estimator",
+                    name,
+                    "ambiguous: say stored_exact (Alg. 2) or recompute_exact (Alg. 4, q = 1)",
+                ))
+            }
             other => {
                 return Err(invalid(
                     "estimator",
@@ -128,18 +185,81 @@ impl EstimatorSpec {
                     &format!("expected one of {}", Self::NAMES.join(", ")),
                 ))
             }
+        };
+        if let Some(q) = q.filter(|_| !matches!(spec, Self::Ufom { .. })) {
+            return Err(invalid(
+                "q",
+                q,
+                &format!("--q applies to ufom only, not {name} (adaptive chooses its own q)"),
+            ));
+        }
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks the settings by building the estimator once (any oracles).
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Self::Unrolled => Ok(()),
+            _ => self
+                .build::<crate::oracles::Autodiff<crate::problems::Quadratic>>()
+                .map(drop),
+        }
+    }
+
+    /// The report name: the variant and its settings (`recompute_exact`, `ufom_q0.1`,
+    /// `ufom_q0.1_clip10`).
+    pub fn label(&self) -> String {
+        let clip = |c: &Option<f64>| {
+            c.map(|c| format!("_clip{}", crate::params::compact(c)))
+                .unwrap_or_default()
+        };
+        match self {
+            Self::Fom => "fom".into(),
+            Self::StoredExact => "stored_exact".into(),
+            Self::RecomputeExact { backward_clip } => {
+                format!("recompute_exact{}", clip(backward_clip))
+            }
+            Self::Ufom { q, backward_clip } => {
+                format!(
+                    "ufom_q{}{}",
+                    crate::params::compact(*q),
+                    clip(backward_clip)
+                )
+            }
+            Self::Adaptive(cfg) => format!("adaptive{}", clip(&cfg.backward_clip)),
+            Self::Unrolled => "unrolled".into(),
+        }
+    }
+
+    /// Builds the estimator over any oracles; [`EstimatorSpec::Unrolled`] needs
+    /// [`EstimatorSpec::build_with_reference`].
+    pub fn build<O: Oracles + 'static>(&self) -> Result<Box<dyn Estimator<O>>> {
+        Ok(match self {
+            Self::Fom => Box::new(Fom),
+            Self::StoredExact => Box::new(StoredExact),
+            Self::RecomputeExact { backward_clip } => {
+                Box::new(RecomputeExact::new().clipped(*backward_clip)?)
+            }
+            Self::Ufom { q, backward_clip } => Box::new(Ufom::new(*q)?.clipped(*backward_clip)?),
+            Self::Adaptive(cfg) => Box::new(AdaptiveUfom::new(cfg.clone())?),
+            Self::Unrolled => {
+                return Err(invalid(
+                    "estimator",
+                    "unrolled",
+                    "needs oracles with an unrolled reference (build_with_reference)",
+                ))
+            }
         })
     }
 
-    /// Builds the estimator.
-    pub fn build<O: UnrolledReference + 'static>(&self) -> Result<Box<dyn Estimator<O>>> {
-        Ok(match self {
-            Self::Fom => Box::new(Fom),
-            Self::Exact => Box::new(StoredExact),
-            Self::Recompute => Box::new(RecomputeExact),
-            Self::Ufom { q } => Box::new(Ufom::new(*q)?),
-            Self::Adaptive(cfg) => Box::new(AdaptiveUfom::new(cfg.clone())?),
-            Self::Unrolled => Box::new(Unrolled),
-        })
+    /// Builds any estimator, the unrolled reference included.
+    pub fn build_with_reference<O: UnrolledReference + 'static>(
+        &self,
+    ) -> Result<Box<dyn Estimator<O>>> {
+        match self {
+            Self::Unrolled => Ok(Box::new(Unrolled)),
+            other => other.build(),
+        }
     }
 }

@@ -11,31 +11,41 @@ use rand::RngCore;
 
 /// Exact hypergradient with recomputed inner states; one inner state held at a time.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RecomputeExact;
+pub struct RecomputeExact {
+    backward_clip: Option<f64>,
+}
+
+impl RecomputeExact {
+    /// The exact estimator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With `Some(c)`, the authors' variant: clip (b1, b2) entry-wise to [−c, c] after every
+    /// backward step (REFERENCE §7). Makes the estimator biased; `None` keeps it exact.
+    pub fn clipped(mut self, backward_clip: Option<f64>) -> Result<Self> {
+        self.backward_clip = super::validated_clip(backward_clip)?;
+        Ok(self)
+    }
+}
 
 impl<O: Oracles> Estimator<O> for RecomputeExact {
     fn name(&self) -> String {
-        "recompute".into()
+        "recompute_exact".into()
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         _rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let before = o.calls();
         let phi_r = rollout(o, theta, task, o.step_sizes().len())?;
         let state_bytes = phi_r.bytes();
         let bw = Backward::at_end(o, theta, task, &phi_r)?;
         drop(phi_r);
-        let grad = recompute_sweep(o, theta, task, bw, None)?;
-        Ok(Estimate::deterministic(
-            grad,
-            o.calls() - before,
-            1,
-            state_bytes,
-        ))
+        let grad = recompute_sweep(o, theta, task, bw, self.backward_clip)?;
+        Ok(Estimate::new(grad, 1, state_bytes))
     }
 }

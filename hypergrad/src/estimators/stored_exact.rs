@@ -22,17 +22,16 @@ pub struct StoredExact;
 
 impl<O: Oracles> Estimator<O> for StoredExact {
     fn name(&self) -> String {
-        "exact".into()
+        "stored_exact".into()
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         _rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let before = o.calls();
         let alphas = o.step_sizes();
         // Forward: φ_0..φ_{r−1} stored, φ_r the running state.
         let mut states = Vec::with_capacity(alphas.len());
@@ -51,11 +50,6 @@ impl<O: Oracles> Estimator<O> for StoredExact {
             bw.step_back_kept(o, theta, task, (phi_prev, kept), alpha)?;
         }
         let grad = bw.gradient(o, theta, task)?;
-        Ok(Estimate::deterministic(
-            grad,
-            o.calls() - before,
-            peak_states,
-            state_bytes,
-        ))
+        Ok(Estimate::new(grad, peak_states, state_bytes))
     }
 }

@@ -29,13 +29,11 @@ impl Ufom {
         })
     }
 
-    /// The authors' variant: clip (b1, b2) entry-wise to [−c, c] after every backward step of
-    /// the exact branch (REFERENCE §7). Makes the estimator biased; off by default.
-    pub fn with_backward_clip(mut self, c: f64) -> Result<Self> {
-        if !crate::error::is_positive(c) {
-            return Err(invalid("backward_clip", c, "needs a positive bound"));
-        }
-        self.backward_clip = Some(c);
+    /// With `Some(c)`, the authors' variant: clip (b1, b2) entry-wise to [−c, c] after every
+    /// backward step of the exact branch (REFERENCE §7). Makes the estimator biased; `None`
+    /// (the default) keeps it unbiased.
+    pub fn clipped(mut self, backward_clip: Option<f64>) -> Result<Self> {
+        self.backward_clip = super::validated_clip(backward_clip)?;
         Ok(self)
     }
 
@@ -50,7 +48,7 @@ impl<O: Oracles> Estimator<O> for Ufom {
         format!("ufom(q={})", crate::params::compact(self.q))
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
@@ -77,7 +75,6 @@ pub(crate) fn draw<O: Oracles>(
     backward_clip: Option<f64>,
     rng: &mut dyn RngCore,
 ) -> Result<Draw> {
-    let before = o.calls();
     let phi_r = rollout(o, theta, task, o.step_sizes().len())?;
     let state_bytes = phi_r.bytes();
     let bw = Backward::at_end(o, theta, task, &phi_r)?;
@@ -93,14 +90,9 @@ pub(crate) fn draw<O: Oracles>(
         (g_fo, None)
     };
     Ok(Draw {
-        estimate: Estimate {
-            grad,
-            calls: o.calls() - before,
-            exact_drawn: Some(xi),
-            q: Some(q),
-            peak_states: 1,
-            peak_state_bytes: state_bytes,
-        },
+        estimate: Estimate::new(grad, 1, state_bytes)
+            .with("xi", if xi { 1.0 } else { 0.0 })
+            .with("q", q),
         both,
     })
 }

@@ -18,22 +18,16 @@ impl<O: UnrolledReference> Estimator<O> for Unrolled {
         "unrolled".into()
     }
 
-    fn estimate(
+    fn compute(
         &mut self,
         o: &Counted<O>,
         theta: &ParamList,
         task: &O::Task,
         _rng: &mut dyn RngCore,
     ) -> Result<Estimate> {
-        let before = o.calls();
         let grad = o.unrolled_gradient(theta, task)?;
         let state_bytes = o.start(theta, task)?.bytes();
         let peak_states = o.step_sizes().len() + 1;
-        Ok(Estimate::deterministic(
-            grad,
-            o.calls() - before,
-            peak_states,
-            state_bytes,
-        ))
+        Ok(Estimate::new(grad, peak_states, state_bytes))
     }
 }

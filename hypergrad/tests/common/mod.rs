@@ -48,7 +48,7 @@ pub fn four_gradients<O: UnrolledReference>(
             .estimate(o, theta, task, &mut r)?
             .grad
             .to_vec()?,
-        RecomputeExact
+        RecomputeExact::new()
             .estimate(o, theta, task, &mut r)?
             .grad
             .to_vec()?,

@@ -4,20 +4,25 @@
 //! folded into L_out; θ follows Adam (lr 0.1). Every method spends the calls of N
 //! memory-efficient-exact outer iterations.
 
-use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
-use super::{Availability, Context, Experiment, Findings, Plan, Prepared, METHOD_NAMES_NOTE};
-use crate::harness::record::{
-    BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow,
+use super::cell::{
+    counted, mean_curve, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
 };
-use anyhow::{bail, Context as _, Result};
+use super::{
+    exact_iterations_budget, locate_with_checksums, Availability, Context, Experiment, Findings,
+    Plan, Prepared,
+};
+use crate::harness::methods::{MethodSpec, OuterSpec, METHOD_NAMES_NOTE};
+use crate::harness::record::{
+    DataFile, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow,
+};
+use anyhow::{Context as _, Result};
 use candle_core::{DType, Device, Tensor};
 use hypergrad::estimators::AdaptiveConfig;
 use hypergrad::nn::{accuracy, cross_entropy};
-use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer};
+use hypergrad::optim::{AdamConfig, OuterConfig};
 use hypergrad::oracles::rollout;
 use hypergrad::problems::{MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning, MlpTask};
-use hypergrad::theory::expected_calls;
-use hypergrad::{Counted, EstimatorSpec, Oracles, ParamList};
+use hypergrad::{EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -36,6 +41,8 @@ struct Sizes {
     /// Inner updates in total (r − 1 run by the estimators + 1 folded into L_out).
     r: usize,
     exact_iters: u64,
+    /// Not part of the recorded config (the report lists the seeds; `--seeds` overrides it).
+    #[serde(skip)]
     seeds: u64,
     eval_points: u64,
 }
@@ -57,16 +64,45 @@ fn sizes(scale: Scale) -> (Sizes, &'static str) {
     }
 }
 
-const METHODS: [&str; 4] = ["exact", "fom", "ufom_q0.1", "adaptive"];
 const ALPHA: f64 = 1.0;
 const ADAM_LR: f64 = 0.1;
 
+/// Table 1's methods: exact (memory-efficient), FOM, UFOM q = 0.1 and adaptive UFOM, each with
+/// outer Adam (lr 0.1).
+fn methods() -> Vec<MethodSpec> {
+    let adam = OuterSpec {
+        optimizer: OuterConfig::Adam(AdamConfig {
+            lr: ADAM_LR,
+            ..AdamConfig::default()
+        }),
+        clip: None,
+    };
+    [
+        EstimatorSpec::RecomputeExact {
+            backward_clip: None,
+        },
+        EstimatorSpec::Fom,
+        EstimatorSpec::Ufom {
+            q: 0.1,
+            backward_clip: None,
+        },
+        EstimatorSpec::Adaptive(AdaptiveConfig::default()),
+    ]
+    .into_iter()
+    .map(|e| MethodSpec::estimator(e, adam))
+    .collect()
+}
+
 /// Published Table 1 (train = accuracy on the clean train part, %; test accuracy %; CE).
-fn published(method: &str) -> BTreeMap<String, f64> {
-    let row = match method {
-        "exact" => [94.07, 90.82, 0.4795],
-        "fom" => [92.04, 90.83, 0.3187],
-        "adaptive" => [95.27, 92.24, 0.2811],
+fn published(method: &MethodSpec) -> BTreeMap<String, f64> {
+    let row = match method.estimator_spec() {
+        Some(EstimatorSpec::RecomputeExact {
+            backward_clip: None,
+        }) => [94.07, 90.82, 0.4795],
+        Some(EstimatorSpec::Fom) => [92.04, 90.83, 0.3187],
+        Some(EstimatorSpec::Adaptive(cfg)) if *cfg == AdaptiveConfig::default() => {
+            [95.27, 92.24, 0.2811]
+        }
         _ => return BTreeMap::new(),
     };
     ["train_acc_clean", "test_acc", "test_ce"]
@@ -88,35 +124,55 @@ impl Experiment for Hypercleaning {
         }
     }
 
-    fn prepare(&self, ctx: &Context) -> Result<Box<dyn Prepared>> {
+    fn plan(&self, ctx: &Context) -> Result<Plan> {
         let (sizes, note) = sizes(ctx.scale);
-        let mnist = Mnist::load(ctx.data_dir.as_deref()).context("loading MNIST")?;
-        let steps = sizes.r - 1;
-        let c = expected_calls(steps, 1.0);
-        let budget_calls = sizes.exact_iters * (c.grad + c.hvp) as u64;
-        let plan = Plan {
+        let cfg = problem_config(&sizes, 0);
+        Ok(Plan {
             title: "Table 1: data hypercleaning on MNIST".into(),
             scale_note: note.into(),
             config: json!({
-                "sizes": sizes, "corruption": 0.5, "alpha": ALPHA, "inner_steps_run_by_estimators": steps,
-                "folded_last_step": true, "outer": {"adam_lr": ADAM_LR}, "dtype": "f32",
+                "sizes": sizes, "corruption": 0.5, "alpha": ALPHA,
+                "inner_steps_run_by_estimators": cfg.steps, "folded_last_step": cfg.fold_last_step,
+                "dtype": "f32",
                 "oracles": "analytic (MlpAnalytic: hand-derived gradient and R-operator HVP, tested against autodiff)",
                 "loss": "L_in = mean_i σ(θ_i) CE_i (the paper sums; the mean keeps α = 1 stable)",
-                "adaptive": AdaptiveConfig::default(), "data_split_seed": 0,
+                "data_split_seed": 0,
             }),
             seeds: (0..sizes.seeds).collect(),
-            methods: METHODS.iter().map(|m| m.to_string()).collect(),
-            budget: BudgetNote {
-                calls: budget_calls,
-                description: format!(
-                    "calls of {} memory-efficient-exact outer iterations ({} calls)",
-                    sizes.exact_iters, budget_calls
-                ),
-            },
+            methods: methods(),
+            // The estimators run the r − 1 unfolded steps; the folded one is part of L_out.
+            budget: exact_iterations_budget(sizes.exact_iters, cfg.steps, 1),
             dtype: DType::F32,
-        };
+        })
+    }
+
+    fn prepare(&self, ctx: &Context, plan: &Plan) -> Result<Box<dyn Prepared>> {
+        let (sizes, _) = sizes(ctx.scale);
+        let (located, files) = locate_with_checksums(Dataset::Mnist, ctx)?;
+        let mnist = Mnist::from_located(located).context("loading MNIST")?;
         let data = Data::load(&mnist, &sizes, &ctx.device)?;
-        Ok(Box::new(Ready { plan, sizes, data }))
+        Ok(Box::new(Ready {
+            budget: CellBudget {
+                calls: plan.budget.calls,
+                eval_points: sizes.eval_points,
+            },
+            sizes,
+            data,
+            files,
+        }))
+    }
+}
+
+/// The inner problem's settings: r − 1 GD steps run by the estimators, the r-th folded into
+/// L_out; the MLP initialised from `seed`.
+fn problem_config(sizes: &Sizes, seed: u64) -> MlpConfig {
+    MlpConfig {
+        hidden: sizes.hidden,
+        steps: sizes.r - 1,
+        alpha: ALPHA,
+        fold_last_step: true,
+        init_seed: seed,
+        task_batch: None,
     }
 }
 
@@ -166,21 +222,15 @@ impl Data {
 }
 
 struct Ready {
-    plan: Plan,
+    budget: CellBudget,
     sizes: Sizes,
     data: Data,
+    files: Vec<DataFile>,
 }
 
 impl Ready {
     fn problem(&self, seed: u64) -> Result<MlpHypercleaning> {
-        let cfg = MlpConfig {
-            hidden: self.sizes.hidden,
-            steps: self.sizes.r - 1,
-            alpha: ALPHA,
-            fold_last_step: true,
-            init_seed: seed,
-            task_batch: None,
-        };
+        let cfg = problem_config(&self.sizes, seed);
         Ok(MlpHypercleaning::new(self.data.mlp.clone(), cfg)?)
     }
 
@@ -234,49 +284,24 @@ impl Ready {
 }
 
 impl Prepared for Ready {
-    fn plan(&self) -> &Plan {
-        &self.plan
+    fn data(&self) -> &[DataFile] {
+        &self.files
     }
 
-    fn run_cell(
-        &self,
-        method: &str,
-        seed: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<RunRecord> {
-        let spec = match method {
-            "exact" => EstimatorSpec::Recompute,
-            "fom" => EstimatorSpec::Fom,
-            "ufom_q0.1" => EstimatorSpec::Ufom { q: 0.1 },
-            "adaptive" => EstimatorSpec::Adaptive(AdaptiveConfig::default()),
-            other => bail!("hypercleaning has no method {other}"),
-        };
+    fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord> {
         let problem = self.problem(seed)?;
         let theta0 = problem.theta_zero()?;
-        let oracles = Counted::new(MlpAnalytic::new(problem)?);
-        let mut estimator = spec.build()?;
-        let adam = AdamConfig {
-            lr: ADAM_LR,
-            ..AdamConfig::default()
-        };
-        let mut optimizer = OuterOptimizer::new(OuterConfig::Adam(adam), None)?;
+        let oracles = counted(MlpAnalytic::new(problem)?, progress);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let budget = CellBudget {
-            calls: self.plan.budget.calls,
-            eval_points: self.sizes.eval_points,
-        };
-        let mut evaluate = |theta: &ParamList| self.evaluate(oracles.inner(), theta);
-        train_cell(
+        let mut evaluate = |theta: &ParamList, _: Checkpoint| self.evaluate(oracles.inner(), theta);
+        train_estimator_cell(
             method,
             seed,
             &oracles,
-            estimator.as_mut(),
-            &mut optimizer,
             theta0,
             |_| Ok(MlpTask::default()),
-            &budget,
+            &self.budget,
             &mut evaluate,
-            progress,
             &mut rng,
         )
     }
@@ -291,7 +316,7 @@ impl Prepared for Ready {
             rows: methods.iter().map(|m| TableRow {
                 label: m.method.clone(),
                 ours: m.summary.iter().filter(|(k, _)| columns.contains(&k.as_str())).map(|(k, v)| (k.clone(), *v)).collect(),
-                published: published(&m.method),
+                published: published(&m.spec),
             }).collect(),
         });
         for (metric, title, log_y) in [
@@ -303,25 +328,25 @@ impl Prepared for Ready {
                 false,
             ),
         ] {
-            f.figures.push(Figure {
-                id: metric.into(),
-                title: format!(
-                    "Hypercleaning: {title} against function calls (mean ± std over seeds)"
-                ),
-                x_label: "function calls".into(),
-                y_label: title.into(),
-                log_x: false,
-                log_y,
-                scatter: false,
-                series: methods
-                    .iter()
-                    .map(|m| mean_curve(&m.method, &m.runs, metric))
-                    .collect(),
-            });
+            f.figures.push(
+                Figure::lines(
+                    metric,
+                    &format!(
+                        "Hypercleaning: {title} against function calls (mean ± std over seeds)"
+                    ),
+                    "function calls",
+                    title,
+                    methods
+                        .iter()
+                        .map(|m| mean_curve(&m.method, &m.runs, metric))
+                        .collect(),
+                )
+                .log_y(log_y),
+            );
         }
         let q_series: Vec<Series> = methods
             .iter()
-            .filter(|m| m.method == "adaptive")
+            .filter(|m| matches!(m.spec.estimator_spec(), Some(EstimatorSpec::Adaptive(_))))
             .flat_map(|m| &m.runs)
             .map(|r| {
                 let q = r.extra.get("q").cloned().unwrap_or_default();
@@ -333,16 +358,13 @@ impl Prepared for Ready {
                 }
             })
             .collect();
-        f.figures.push(Figure {
-            id: "adaptive_q".into(),
-            title: "Adaptive UFOM: q over outer iterations".into(),
-            x_label: "outer iteration".into(),
-            y_label: "q".into(),
-            log_x: false,
-            log_y: false,
-            scatter: false,
-            series: q_series,
-        });
+        f.figures.push(Figure::lines(
+            "adaptive_q",
+            "Adaptive UFOM: q over outer iterations",
+            "outer iteration",
+            "q",
+            q_series,
+        ));
         f.notes.push(ordering_note(methods));
         f.notes.push(METHOD_NAMES_NOTE.to_string());
         Ok(f)
@@ -363,7 +385,7 @@ fn ordering_note(methods: &[MethodReport]) -> String {
     let mut paper: Vec<(String, f64)> = methods
         .iter()
         .filter_map(|m| {
-            published(&m.method)
+            published(&m.spec)
                 .get("test_acc")
                 .map(|&v| (m.method.clone(), v))
         })

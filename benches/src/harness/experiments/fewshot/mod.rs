@@ -7,24 +7,33 @@
 //! N memory-efficient-exact meta-iterations. Evaluation: the same for every method (see
 //! [`train::Setup::evaluate`]).
 //!
-//! Option: `UFOM_FEWSHOT_BACKWARD_CLIP=c` switches exact/UFOM/adaptive to the authors'
-//! per-backward-step clipping of (b1, b2) to [−c, c] (REFERENCE §7; biased, off by default).
+//! Option: `ufom bench --backward-clip C` switches exact/UFOM/adaptive to the authors'
+//! per-backward-step clipping of (b1, b2) to [−C, C] (REFERENCE §7; biased, off by default);
+//! the method labels then end in `_clipC`.
 
 mod report;
 pub mod train;
 
-use super::{Availability, Context, Experiment, Findings, Plan, Prepared};
-use crate::harness::record::{BudgetNote, MethodReport, RunRecord, Scale};
-use anyhow::{anyhow, bail, Context as _, Result};
+use super::cell::Progress;
+use super::{
+    exact_iterations_budget, locate_with_checksums, Availability, Context, Experiment, Findings,
+    Plan, Prepared,
+};
+use crate::harness::methods::{Learner, MethodSpec, OuterSpec};
+use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale};
+use anyhow::{anyhow, Context as _, Result};
 use candle_core::{DType, Device};
-use hypergrad::estimators::{AdaptiveConfig, AdaptiveUfom, Fom, RecomputeExact, Ufom};
-use hypergrad::problems::{ConvNet, Maml};
-use hypergrad::{Autodiff, Estimator};
+use hypergrad::estimators::AdaptiveConfig;
+use hypergrad::optim::{OuterConfig, StepSchedule};
+use hypergrad::problems::ConvNet;
+use hypergrad::EstimatorSpec;
 use serde::Serialize;
 use serde_json::json;
-use train::{ReptileConfig, Setup};
+pub use train::ReptileConfig;
+use train::Setup;
 use ufom_datasets::{
-    cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot, TaskSampler,
+    cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot,
+    OmniglotOptions, Split, TaskSampler,
 };
 
 /// Which benchmark.
@@ -48,18 +57,48 @@ impl Bench {
 /// The few-shot experiment of one benchmark.
 pub struct FewShot(pub Bench);
 
-/// The methods, in report order.
-pub const METHODS: [&str; 6] = [
-    "exact",
-    "fom",
-    "ufom_q0.1",
-    "ufom_q0.2",
-    "adaptive",
-    "reptile",
-];
 const ALPHA: f64 = 0.005;
-/// Env var of the authors' per-backward-step clipping option.
-pub const BACKWARD_CLIP_ENV: &str = "UFOM_FEWSHOT_BACKWARD_CLIP";
+/// The environment variable earlier versions read for `--backward-clip`; now refused, so a
+/// setting that no longer takes effect is not silently ignored.
+pub const OLD_BACKWARD_CLIP_ENV: &str = "UFOM_FEWSHOT_BACKWARD_CLIP";
+
+/// Table 2's methods for m-way tasks, in report order: memory-efficient exact, FOM, UFOM
+/// (q = 0.1, 0.2), adaptive UFOM — meta-batches of `meta_batch` tasks, outer SGD 0.1 with the
+/// meta-gradient clipped entry-wise to [−0.1, 0.1] — and Reptile with its published settings.
+/// `clip` is the authors' per-backward-step clipping (exact, UFOM and adaptive).
+fn methods(ways: &[usize], meta_batch: usize, clip: Option<f64>) -> Vec<MethodSpec> {
+    let outer = OuterSpec {
+        optimizer: OuterConfig::Sgd(StepSchedule::Constant(0.1)),
+        clip: Some(0.1),
+    };
+    let estimators = [
+        EstimatorSpec::RecomputeExact {
+            backward_clip: clip,
+        },
+        EstimatorSpec::Fom,
+        EstimatorSpec::Ufom {
+            q: 0.1,
+            backward_clip: clip,
+        },
+        EstimatorSpec::Ufom {
+            q: 0.2,
+            backward_clip: clip,
+        },
+        EstimatorSpec::Adaptive(AdaptiveConfig {
+            backward_clip: clip,
+            ..AdaptiveConfig::default()
+        }),
+    ];
+    ways.iter()
+        .flat_map(|&m| {
+            estimators
+                .iter()
+                .map(move |e| MethodSpec::estimator(e.clone(), outer).meta_batch(meta_batch))
+                .chain([MethodSpec::reptile(ReptileConfig::default()).meta_batch(meta_batch)])
+                .map(move |spec| spec.ways(m))
+        })
+        .collect()
+}
 
 #[derive(Clone, Debug, Serialize)]
 struct Sizes {
@@ -68,6 +107,8 @@ struct Sizes {
     r: usize,
     meta_batch: usize,
     exact_iters: u64,
+    /// Not part of the recorded config (the report lists the seeds; `--seeds` overrides it).
+    #[serde(skip)]
     seeds: u64,
     eval_points: u64,
     curve_tasks: usize,
@@ -99,21 +140,6 @@ fn sizes(bench: Bench, scale: Scale) -> (Sizes, String) {
     }
 }
 
-fn backward_clip() -> Result<Option<f64>> {
-    match std::env::var(BACKWARD_CLIP_ENV) {
-        Ok(v) if !v.is_empty() => {
-            let c: f64 = v
-                .parse()
-                .with_context(|| format!("{BACKWARD_CLIP_ENV}={v} is not a number"))?;
-            if !(c > 0.0 && c.is_finite()) {
-                bail!("{BACKWARD_CLIP_ENV}={v} needs a positive bound");
-            }
-            Ok(Some(c))
-        }
-        _ => Ok(None),
-    }
-}
-
 impl Experiment for FewShot {
     fn name(&self) -> &'static str {
         match self.0 {
@@ -129,16 +155,49 @@ impl Experiment for FewShot {
         }
     }
 
-    fn prepare(&self, ctx: &Context) -> Result<Box<dyn Prepared>> {
+    fn plan(&self, ctx: &Context) -> Result<Plan> {
         let (sizes, note) = sizes(self.0, ctx.scale);
-        let dtype = DType::F32;
+        let clip = ctx.backward_clip;
+        let wide = self.0 == Bench::Cifar100 && sizes.ways.iter().any(|&m| m > CIFAR_TEST_CLASSES);
+        Ok(Plan {
+            title: format!(
+                "Table 2: 1-shot few-shot classification on {}",
+                if self.0 == Bench::Omniglot {
+                    "Omniglot"
+                } else {
+                    "CIFAR-100"
+                }
+            ),
+            scale_note: note,
+            config: json!({
+                "sizes": sizes, "alpha": ALPHA, "outer": {"sgd_step": 0.1, "entrywise_clip": 0.1, "clipped_methods": "all MAML methods (exact, FOM, UFOM, adaptive)"},
+                "network": "4 x [conv 3x3 stride 2 TF-same (no bias) -> transductive batch norm (eps 1e-3, learnable scale/shift) -> ReLU] -> dense; Glorot-uniform init",
+                "filters": sizes.filters, "dtype": "f32", "shots": 1, "queries_per_class": 1,
+                "backward_clip": clip,
+                "reptile_calls": "one function call per inner Adam gradient",
+                "evaluation": "every method: r SGD steps of alpha from theta on the m support images of a meta-test task, accuracy on its m query images; mean and 95% interval (1.96 s / sqrt n) over the fixed meta-test tasks; Reptile also with its own evaluation (Adam, 50 steps, batch 10, fresh state)",
+                "data_split_seed": 0, "eval_task_seed": train::EVAL_SEED,
+                "cifar_30way_split": wide.then_some("70/30 classes (the 80/20 split has only 20 meta-test classes)"),
+            }),
+            seeds: (0..sizes.seeds).collect(),
+            methods: methods(&sizes.ways, sizes.meta_batch, clip),
+            budget: exact_iterations_budget(sizes.exact_iters, sizes.r, sizes.meta_batch),
+            dtype: DType::F32,
+        })
+    }
+
+    fn prepare(&self, ctx: &Context, plan: &Plan) -> Result<Box<dyn Prepared>> {
+        let (sizes, _) = sizes(self.0, ctx.scale);
+        let dtype = plan.dtype;
+        let (located, files) = locate_with_checksums(self.0.dataset(), ctx)?;
         let (split, wide) = match self.0 {
             Bench::Omniglot => {
-                let om = Omniglot::load(ctx.data_dir.as_deref()).context("loading Omniglot")?;
+                let om = Omniglot::from_located(located, &OmniglotOptions::default())
+                    .context("loading Omniglot")?;
                 (omniglot_split(&om, 0)?, None)
             }
             Bench::Cifar100 => {
-                let c = Cifar100::load(ctx.data_dir.as_deref()).context("loading CIFAR-100")?;
+                let c = Cifar100::from_located(located).context("loading CIFAR-100")?;
                 let split = cifar100_split(&c, 0)?;
                 // 30-way needs ≥ 30 meta-test classes; the 80/20 split has 20. Move the last
                 // (randomly ordered) meta-train classes over: a 70/30 split for m = 30.
@@ -147,45 +206,24 @@ impl Experiment for FewShot {
                 (split, wide)
             }
         };
-        let reptile = ReptileConfig::default();
-        let clip = backward_clip()?;
-        let per_task = sizes.r as u64 + 1 + (sizes.r * (sizes.r - 1) / 2) as u64 + sizes.r as u64;
-        let budget_calls = sizes.exact_iters * sizes.meta_batch as u64 * per_task;
-        let plan = Plan {
-            title: format!("Table 2: 1-shot few-shot classification on {}", if self.0 == Bench::Omniglot { "Omniglot" } else { "CIFAR-100" }),
-            scale_note: note,
-            config: json!({
-                "sizes": sizes, "alpha": ALPHA, "outer": {"sgd_step": 0.1, "entrywise_clip": 0.1, "clipped_methods": "all MAML methods (exact, FOM, UFOM, adaptive)"},
-                "network": "4 x [conv 3x3 stride 2 TF-same (no bias) -> transductive batch norm (eps 1e-3, learnable scale/shift) -> ReLU] -> dense; Glorot-uniform init",
-                "filters": sizes.filters, "dtype": "f32", "shots": 1, "queries_per_class": 1,
-                "backward_clip": clip, "adaptive": AdaptiveConfig { backward_clip: clip, ..AdaptiveConfig::default() },
-                "reptile": reptile, "reptile_calls": "one function call per inner Adam gradient",
-                "evaluation": "every method: r SGD steps of alpha from theta on the m support images of a meta-test task, accuracy on its m query images; mean and 95% interval (1.96 s / sqrt n) over the fixed meta-test tasks; Reptile also with its own evaluation (Adam, 50 steps, batch 10, fresh state)",
-                "data_split_seed": 0, "eval_task_seed": train::EVAL_SEED,
-                "cifar_30way_split": wide.as_ref().map(|_| "70/30 classes (the 80/20 split has only 20 meta-test classes)"),
-            }),
-            seeds: (0..sizes.seeds).collect(),
-            methods: sizes.ways.iter().flat_map(|m| METHODS.iter().map(move |k| format!("{k}@{m}"))).collect(),
-            budget: BudgetNote {
-                calls: budget_calls,
-                description: format!("calls of {} memory-efficient-exact meta-iterations ({} tasks × {per_task} calls each; {budget_calls} calls)", sizes.exact_iters, sizes.meta_batch),
-            },
-            dtype,
-        };
         let sampler = TaskSampler::new(split, ctx.device.clone(), dtype);
         let wide = wide.map(|s| TaskSampler::new(s, ctx.device.clone(), dtype));
-        Ok(Box::new(Ready {
+        let ready = Ready {
             bench: self.0,
-            plan,
             sizes,
+            budget_calls: plan.budget.calls,
             sampler,
             wide,
-            reptile,
-            clip,
+            files,
             device: ctx.device.clone(),
-        }))
+        };
+        ready.check(plan)?;
+        Ok(Box::new(ready))
     }
 }
+
+/// Meta-test classes of the CIFAR-100 few-shot split (80/20).
+const CIFAR_TEST_CLASSES: usize = 20;
 
 /// The split with meta-train classes moved to meta-test until there are `test` of them.
 fn widen(split: &FewShotSplit, test: usize) -> FewShotSplit {
@@ -201,91 +239,79 @@ fn widen(split: &FewShotSplit, test: usize) -> FewShotSplit {
 
 struct Ready {
     bench: Bench,
-    plan: Plan,
     sizes: Sizes,
+    budget_calls: u64,
     sampler: TaskSampler,
     wide: Option<TaskSampler>,
-    reptile: ReptileConfig,
-    clip: Option<f64>,
+    files: Vec<DataFile>,
     device: Device,
 }
 
-/// "exact@20" → ("exact", 20).
-pub fn parse_method(name: &str) -> Result<(&str, usize)> {
-    let (m, w) = name
-        .split_once('@')
-        .ok_or_else(|| anyhow!("few-shot method `{name}` needs the form METHOD@WAYS"))?;
-    Ok((m, w.parse().with_context(|| format!("ways in `{name}`"))?))
-}
-
 impl Ready {
-    fn estimator(&self, method: &str) -> Result<Box<dyn Estimator<Autodiff<Maml>>>> {
-        let ufom = |q: f64| -> Result<Box<dyn Estimator<Autodiff<Maml>>>> {
-            let u = Ufom::new(q)?;
-            Ok(Box::new(match self.clip {
-                Some(c) => u.with_backward_clip(c)?,
-                None => u,
-            }))
-        };
-        Ok(match (method, self.clip) {
-            ("exact", None) => Box::new(RecomputeExact),
-            // With the authors' clipping the exact estimator is UFOM at q = 1 (same calls).
-            ("exact", Some(_)) => ufom(1.0)?,
-            ("fom", _) => Box::new(Fom),
-            ("ufom_q0.1", _) => ufom(0.1)?,
-            ("ufom_q0.2", _) => ufom(0.2)?,
-            ("adaptive", clip) => Box::new(AdaptiveUfom::new(AdaptiveConfig {
-                backward_clip: clip,
-                ..AdaptiveConfig::default()
-            })?),
-            (other, _) => bail!("few-shot experiments have no method {other}"),
-        })
+    /// The sampler for m-way tasks (the widened split where the plain one is too narrow).
+    fn sampler(&self, ways: usize) -> &TaskSampler {
+        match &self.wide {
+            Some(w) if ways > self.sampler.split.test_classes.len() => w,
+            _ => &self.sampler,
+        }
+    }
+
+    /// Every task the plan's methods will draw can be drawn: checked before any training.
+    fn check(&self, plan: &Plan) -> Result<()> {
+        for m in &plan.methods {
+            let ways = m
+                .ways
+                .ok_or_else(|| anyhow!("few-shot method {} has no m", m.label))?;
+            let train_shots = match &m.learner {
+                Learner::Reptile(cfg) => cfg.train_shots,
+                Learner::Estimator(_) => 1,
+            };
+            let s = self.sampler(ways);
+            s.check(Split::Train, ways, train_shots, 1)
+                .and_then(|()| s.check(Split::Test, ways, 1, 1))
+                .with_context(|| {
+                    format!(
+                        "{} data cannot serve {}",
+                        self.bench.dataset().name(),
+                        m.label
+                    )
+                })?;
+        }
+        Ok(())
     }
 }
 
 impl Prepared for Ready {
-    fn plan(&self) -> &Plan {
-        &self.plan
+    fn data(&self) -> &[DataFile] {
+        &self.files
     }
 
-    fn run_cell(
-        &self,
-        method: &str,
-        seed: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<RunRecord> {
-        let (base, ways) = parse_method(method)?;
-        let sampler = match &self.wide {
-            Some(w) if ways > self.sampler.split.test_classes.len() => w,
-            _ => &self.sampler,
-        };
+    fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord> {
+        let ways = method
+            .ways
+            .ok_or_else(|| anyhow!("few-shot method {} has no m", method.label))?;
         let net = match self.bench {
             Bench::Omniglot => ConvNet::omniglot(ways, self.sizes.filters),
             Bench::Cifar100 => ConvNet::cifar100(ways, self.sizes.filters),
         };
         let setup = Setup {
-            sampler,
+            sampler: self.sampler(ways),
             net,
             r: self.sizes.r,
             alpha: ALPHA,
-            meta_batch: self.sizes.meta_batch,
-            budget_calls: self.plan.budget.calls,
+            budget_calls: self.budget_calls,
             eval_points: self.sizes.eval_points,
             curve_tasks: self.sizes.curve_tasks,
             test_tasks: self.sizes.test_tasks,
             reptile_eval_tasks: self.sizes.reptile_eval_tasks,
-            dtype: self.plan.dtype,
+            dtype: DType::F32,
             device: self.device.clone(),
-            reptile: self.reptile.clone(),
+            reptile: match &method.learner {
+                Learner::Reptile(cfg) => cfg.clone(),
+                Learner::Estimator(_) => ReptileConfig::default(),
+            },
         };
-        let mut record = if base == "reptile" {
-            train::train_reptile(&setup, seed, progress)?
-        } else {
-            let mut est = self.estimator(base)?;
-            train::train_maml(&setup, base, est.as_mut(), seed, progress)?
-        };
-        record.method = method.to_string();
-        Ok(record)
+        train::run_cell(&setup, method, seed, progress)
     }
 
     fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
@@ -310,8 +336,29 @@ mod tests {
         assert_eq!(s.ways, vec![20, 30, 40, 50]);
         let (s, _) = sizes(Bench::Cifar100, Scale::Paper);
         assert_eq!((s.exact_iters, s.ways.clone()), (40_000, vec![20, 30]));
-        assert_eq!(parse_method("ufom_q0.1@30").unwrap(), ("ufom_q0.1", 30));
-        assert!(parse_method("exact").is_err());
+        // 200,000 iterations × 5 tasks × 66 calls.
+        assert_eq!(
+            exact_iterations_budget(200_000, 10, 5).calls,
+            200_000 * 5 * 66
+        );
+        let labels: Vec<String> = methods(&[20], 5, None)
+            .into_iter()
+            .map(|m| m.label)
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "recompute_exact@20",
+                "fom@20",
+                "ufom_q0.1@20",
+                "ufom_q0.2@20",
+                "adaptive@20",
+                "reptile@20"
+            ]
+        );
+        let clipped = methods(&[30], 5, Some(10.0));
+        assert_eq!(clipped[0].label, "recompute_exact_clip10@30");
+        assert_eq!(clipped[1].label, "fom@30");
     }
 
     #[test]

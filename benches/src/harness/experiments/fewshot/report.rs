@@ -1,12 +1,60 @@
 //! Tables (beside the paper's Table 2 and UFO-BLO's Table 2), figures and notes of the few-shot
 //! experiments. Reads only the method reports.
 
-use super::{parse_method, Bench, METHODS};
+use super::Bench;
 use crate::harness::experiments::cell::mean_curve;
 use crate::harness::experiments::Findings;
+use crate::harness::methods::{Learner, MethodSpec, METHOD_NAMES_NOTE};
 use crate::harness::record::{Figure, MethodReport, Series, Stat, Table, TableRow};
 use anyhow::Result;
+use hypergrad::EstimatorSpec;
 use std::collections::BTreeMap;
+
+/// The name the published tables give this method (they report exact = memory-efficient
+/// exact, Reptile, FOM, UFOM at q = 0.1 / 0.2 and adaptive UFOM), if any.
+fn paper_name(spec: &MethodSpec) -> Option<&'static str> {
+    Some(match &spec.learner {
+        Learner::Reptile(_) => "reptile",
+        Learner::Estimator(e) => match e {
+            EstimatorSpec::RecomputeExact { .. } => "exact",
+            EstimatorSpec::Fom => "fom",
+            EstimatorSpec::Ufom { q, .. } if *q == 0.1 => "ufom_q0.1",
+            EstimatorSpec::Ufom { q, .. } if *q == 0.2 => "ufom_q0.2",
+            EstimatorSpec::Adaptive(_) => "adaptive",
+            _ => return None,
+        },
+    })
+}
+
+/// The methods' base labels (without `@m`), in report order, each once.
+fn base_labels(methods: &[MethodReport]) -> Vec<&str> {
+    let mut labels: Vec<&str> = Vec::new();
+    for m in methods {
+        if !labels.contains(&m.spec.base_label()) {
+            labels.push(m.spec.base_label());
+        }
+    }
+    labels
+}
+
+/// The report of method `base` at m = `ways`.
+fn find<'a>(methods: &'a [MethodReport], base: &str, ways: usize) -> Option<&'a MethodReport> {
+    methods
+        .iter()
+        .find(|m| m.spec.base_label() == base && m.spec.ways == Some(ways))
+}
+
+/// The published value for method `base` at m = `ways`.
+fn published_value(
+    methods: &[MethodReport],
+    bench: Bench,
+    base: &str,
+    ways: usize,
+    published: Published,
+) -> Option<f64> {
+    let spec = &methods.iter().find(|m| m.spec.base_label() == base)?.spec;
+    published(bench, paper_name(spec)?, ways)
+}
 
 /// Paper (ICML 2021) Table 2, budget-matched: test accuracy %.
 fn icml(bench: Bench, method: &str, ways: usize) -> Option<f64> {
@@ -45,11 +93,8 @@ fn col(ways: usize) -> String {
 }
 
 /// Our value of `key` for (method, m), from the summaries.
-fn ours(methods: &[MethodReport], method: &str, ways: usize, key: &str) -> Option<Stat> {
-    methods
-        .iter()
-        .find(|m| m.method == format!("{method}@{ways}"))
-        .and_then(|m| m.summary.get(key).copied())
+fn ours(methods: &[MethodReport], base: &str, ways: usize, key: &str) -> Option<Stat> {
+    find(methods, base, ways).and_then(|m| m.summary.get(key).copied())
 }
 
 type Published = fn(Bench, &str, usize) -> Option<f64>;
@@ -65,9 +110,9 @@ fn table(
         caption,
         columns: ways.iter().map(|w| col(*w)).collect(),
         headers: ways.iter().map(|w| format!("{w}-way acc. (%)")).collect(),
-        rows: METHODS
-            .iter()
-            .map(|&m| TableRow {
+        rows: base_labels(methods)
+            .into_iter()
+            .map(|m| TableRow {
                 label: m.to_string(),
                 ours: ways
                     .iter()
@@ -75,7 +120,9 @@ fn table(
                     .collect(),
                 published: ways
                     .iter()
-                    .filter_map(|&w| published(bench, m, w).map(|v| (col(w), v)))
+                    .filter_map(|&w| {
+                        published_value(methods, bench, m, w, published).map(|v| (col(w), v))
+                    })
                     .collect(),
             })
             .collect(),
@@ -98,9 +145,11 @@ fn ordering_note(
     name: &str,
     published: Published,
 ) -> Option<String> {
-    let mut paper: Vec<(String, f64)> = METHODS
-        .iter()
-        .filter_map(|m| published(bench, m, ways).map(|v| (m.to_string(), v)))
+    let mut paper: Vec<(String, f64)> = base_labels(methods)
+        .into_iter()
+        .filter_map(|m| {
+            published_value(methods, bench, m, ways, published).map(|v| (m.to_string(), v))
+        })
         .collect();
     if paper.is_empty() {
         return None;
@@ -169,10 +218,10 @@ pub fn findings(
         headers: ways.iter().map(|w| format!("{w}-way ms/call")).collect(),
         rows: Vec::new(),
     };
-    for &m in METHODS.iter() {
+    for m in base_labels(methods) {
         let mut row = BTreeMap::new();
         for &w in ways {
-            if let Some(r) = methods.iter().find(|r| r.method == format!("{m}@{w}")) {
+            if let Some(r) = find(methods, m, w) {
                 row.insert(
                     col(w),
                     Stat {
@@ -192,37 +241,24 @@ pub fn findings(
     f.tables.push(timing);
 
     for &w in ways {
-        let of_m: Vec<&MethodReport> = methods
-            .iter()
-            .filter(|r| parse_method(&r.method).is_ok_and(|(_, k)| k == w))
-            .collect();
-        f.figures.push(Figure {
-            id: format!("acc_calls_{w}way"),
-            title: format!(
+        let of_m: Vec<&MethodReport> = methods.iter().filter(|r| r.spec.ways == Some(w)).collect();
+        f.figures.push(Figure::lines(
+            &format!("acc_calls_{w}way"),
+            &format!(
                 "{w}-way 1-shot: meta-test accuracy against function calls (mean ± std over seeds)"
             ),
-            x_label: "function calls".into(),
-            y_label: "meta-test accuracy (%)".into(),
-            log_x: false,
-            log_y: false,
-            scatter: false,
-            series: of_m
-                .iter()
+            "function calls",
+            "meta-test accuracy (%)",
+            of_m.iter()
                 .map(|r| mean_curve(&r.method, &r.runs, "test_acc"))
                 .collect(),
-        });
-        f.figures.push(Figure {
-            id: format!("acc_time_{w}way"),
-            title: format!(
-                "{w}-way 1-shot: meta-test accuracy against training wall time (first seed)"
-            ),
-            x_label: "training seconds".into(),
-            y_label: "meta-test accuracy (%)".into(),
-            log_x: false,
-            log_y: false,
-            scatter: false,
-            series: of_m
-                .iter()
+        ));
+        f.figures.push(Figure::lines(
+            &format!("acc_time_{w}way"),
+            &format!("{w}-way 1-shot: meta-test accuracy against training wall time (first seed)"),
+            "training seconds",
+            "meta-test accuracy (%)",
+            of_m.iter()
                 .filter_map(|r| r.runs.first().map(|run| (r, run)))
                 .map(|(r, run)| {
                     let pts: Vec<(f64, f64)> = run
@@ -238,7 +274,7 @@ pub fn findings(
                     }
                 })
                 .collect(),
-        });
+        ));
         f.notes.extend(ordering_note(
             bench,
             w,
@@ -284,7 +320,7 @@ pub fn findings(
         "Meta-test accuracy (%) with 95% intervals (1.96·s/√n over {test_tasks} fixed meta-test tasks, the same tasks for every method; each adapted by the common r-step SGD inner loop): {}.",
         per_run.join("; ")
     ));
-    f.notes.push(super::super::METHOD_NAMES_NOTE.to_string());
+    f.notes.push(METHOD_NAMES_NOTE.to_string());
     f.notes.push("The published numbers use 64 filters and the full budgets on a GPU; at reduced scales the absolute accuracies are far lower and the ordering is noisy (one seed, tiny budgets) — compare orderings with that in mind.".into());
     Ok(f)
 }

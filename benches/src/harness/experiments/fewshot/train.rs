@@ -1,20 +1,24 @@
 //! Training cells of the few-shot experiments: MAML meta-batches with an engine estimator,
-//! Reptile (Nichol et al. 2018, the openai/supervised-reptile loop), and the common meta-test
-//! evaluation. Every gradient goes through the engine's [`Counted`] oracles, so Reptile's
-//! inner gradients are function calls exactly like the estimators' ones.
+//! Reptile (Nichol et al. 2018, the openai/supervised-reptile loop) as its own outer step, and
+//! the common meta-test evaluation. Both run in the engine's one outer loop; every gradient
+//! goes through the engine's [`Counted`] oracles, so Reptile's inner gradients are function
+//! calls exactly like the estimators' ones.
 
-use crate::harness::experiments::cell::Metrics;
-use crate::harness::record::{CallCount, CurvePoint, RunRecord, RunStatus};
+use crate::harness::experiments::cell::{
+    counted, train_cell, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
+};
+use crate::harness::methods::{Learner, MethodSpec};
+use crate::harness::record::RunRecord;
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
-use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer, StepSchedule};
+use hypergrad::driver::{OuterStep, Step};
+use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer};
 use hypergrad::problems::{ConvNet, Maml, MamlTask};
-use hypergrad::{Autodiff, Counted, Estimator, Oracles, ParamList};
+use hypergrad::{Autodiff, Counted, Oracles, ParamList};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::time::Instant;
 use ufom_datasets::{Split, TaskSampler};
 
 /// Seed of the fixed meta-test tasks (the same tasks for every method and seed).
@@ -24,7 +28,7 @@ pub const EVAL_SEED: u64 = 1_000_000;
 /// `--shots 1 --classes 20 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-batch 5
 /// --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005
 /// --meta-step-final 0 --train-shots 10 --transductive`). Inner optimiser: Adam with β1 = 0.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReptileConfig {
     /// Images per class of a training task.
     pub train_shots: usize,
@@ -69,8 +73,6 @@ pub struct Setup<'a> {
     pub r: usize,
     /// Inner step α.
     pub alpha: f64,
-    /// Tasks per meta-update.
-    pub meta_batch: usize,
     /// Function calls per cell.
     pub budget_calls: u64,
     /// Curve evaluations besides the start and the end.
@@ -95,7 +97,7 @@ impl Setup<'_> {
     }
 
     /// An m-way task with one-hot labels.
-    pub fn task(&self, split: Split, shots: usize, rng: &mut ChaCha8Rng) -> Result<MamlTask> {
+    pub fn task(&self, split: Split, shots: usize, rng: &mut dyn RngCore) -> Result<MamlTask> {
         let t = self.sampler.sample(split, self.ways(), shots, 1, rng)?;
         Ok(MamlTask {
             support_x: t.support_x.clone(),
@@ -193,7 +195,7 @@ impl MiniBatches {
         }
     }
 
-    fn next(&mut self, task: &MamlTask, rng: &mut ChaCha8Rng) -> Result<MamlTask> {
+    fn next(&mut self, task: &MamlTask, rng: &mut dyn RngCore) -> hypergrad::Result<MamlTask> {
         if self.order.len() < self.size {
             let mut fresh: Vec<u32> = (0..self.n as u32).collect();
             fresh.shuffle(rng);
@@ -210,155 +212,120 @@ impl MiniBatches {
     }
 }
 
-/// One meta-iteration: θ → θ', the q values drawn on the way.
-type MetaStep<'s> = dyn FnMut(
-        &Counted<Autodiff<Maml>>,
-        &ParamList,
-        f64,
-        &mut ChaCha8Rng,
-    ) -> Result<(ParamList, Vec<f64>)>
-    + 's;
-
-/// MAML with `estimator`: a meta-batch of tasks, their estimates averaged, then SGD step 0.1
-/// with entry-wise clipping to [−0.1, 0.1].
-pub fn train_maml(
-    setup: &Setup,
-    method: &str,
-    estimator: &mut dyn Estimator<Autodiff<Maml>>,
-    seed: u64,
-    progress: &mut dyn FnMut(u64),
-) -> Result<RunRecord> {
-    let mut opt = OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::Constant(0.1)), Some(0.1))?;
-    let mut step =
-        |o: &Counted<Autodiff<Maml>>, theta: &ParamList, _frac: f64, rng: &mut ChaCha8Rng| {
-            let (mut sum, mut qs) = (theta.zeros_like()?, Vec::new());
-            for _ in 0..setup.meta_batch {
-                let task = setup.task(Split::Train, 1, rng)?;
-                let est = estimator.estimate(o, theta, &task, rng)?;
-                qs.extend(est.q);
-                sum = sum.add(&est.grad)?;
-            }
-            Ok((
-                opt.step(theta, &sum.scale(1.0 / setup.meta_batch as f64)?)?,
-                qs,
-            ))
-        };
-    run_loop(setup, method, seed, &mut step, false, progress)
+/// Reptile's outer step: per task, `inner_iters` Adam steps (state kept across tasks, as in
+/// the TF code) on mini-batches of the task's `train_shots`·m images; θ ← θ + ε (mean φ̃ − θ),
+/// ε decaying linearly from `meta_step` to `meta_step_final` over the call budget.
+struct ReptileStep<'s, 'a> {
+    setup: &'s Setup<'a>,
+    cfg: ReptileConfig,
+    tasks: usize,
+    adam: OuterOptimizer,
 }
 
-/// Reptile: per task, `inner_iters` Adam steps (state kept across tasks, as in the TF code) on
-/// mini-batches of the task's `train_shots`·m images; θ ← θ + ε (mean φ̃ − θ), ε decaying
-/// linearly from `meta_step` to `meta_step_final` over the call budget.
-pub fn train_reptile(setup: &Setup, seed: u64, progress: &mut dyn FnMut(u64)) -> Result<RunRecord> {
-    let cfg = setup.reptile.clone();
-    let mut adam = inner_adam(cfg.learning_rate)?;
-    let mut step =
-        |o: &Counted<Autodiff<Maml>>, theta: &ParamList, frac: f64, rng: &mut ChaCha8Rng| {
-            let eps = cfg.meta_step * (1.0 - frac) + cfg.meta_step_final * frac;
-            let mut sum = theta.zeros_like()?;
-            for _ in 0..setup.meta_batch {
-                let task = setup.task(Split::Train, cfg.train_shots, rng)?;
-                let mut batches = MiniBatches::new(task.support_x.dim(0)?, cfg.inner_batch);
-                let mut phi = theta.clone();
-                for _ in 0..cfg.inner_iters {
-                    let b = batches.next(&task, rng)?;
-                    phi = adam.step(&phi, &o.inner_grad(theta, &phi, &b)?)?;
-                }
-                sum = sum.add(&phi)?;
+impl OuterStep<Autodiff<Maml>> for ReptileStep<'_, '_> {
+    fn name(&self) -> String {
+        "reptile".into()
+    }
+
+    fn step(
+        &mut self,
+        o: &Counted<Autodiff<Maml>>,
+        theta: &ParamList,
+        budget_fraction: f64,
+        rng: &mut dyn RngCore,
+    ) -> hypergrad::Result<Step> {
+        let cfg = &self.cfg;
+        let eps = cfg.meta_step * (1.0 - budget_fraction) + cfg.meta_step_final * budget_fraction;
+        let mut sum = theta.zeros_like()?;
+        for _ in 0..self.tasks {
+            let task = self
+                .setup
+                .task(Split::Train, cfg.train_shots, rng)
+                .map_err(task_error)?;
+            let mut batches = MiniBatches::new(task.support_x.dim(0)?, cfg.inner_batch);
+            let mut phi = theta.clone();
+            for _ in 0..cfg.inner_iters {
+                let b = batches.next(&task, rng)?;
+                phi = self.adam.step(&phi, &o.inner_grad(theta, &phi, &b)?)?;
             }
-            let mean = sum.scale(1.0 / setup.meta_batch as f64)?;
-            Ok((theta.axpy(eps, &mean.sub(theta)?)?, Vec::new()))
-        };
-    run_loop(setup, "reptile", seed, &mut step, true, progress)
+            sum = sum.add(&phi)?;
+        }
+        let mean = sum.scale(1.0 / self.tasks as f64)?;
+        Ok(Step {
+            peak_state_bytes: theta.bytes(),
+            theta: theta.axpy(eps, &mean.sub(theta)?)?,
+            diagnostics: Vec::new(),
+        })
+    }
 }
 
-/// The budgeted loop shared by MAML and Reptile. `wall_s` of the curve and
-/// `seconds_per_call` count training only (evaluations excluded), so calls and time compare.
-fn run_loop(
+fn task_error(e: anyhow::Error) -> hypergrad::Error {
+    hypergrad::Error::TaskSampling(e.into())
+}
+
+/// Trains one cell: MAML with the method's estimator (meta-batches of 1-shot tasks, outer SGD
+/// 0.1 with entry-wise clipping) or Reptile, through the one outer loop of the engine.
+/// Curve points evaluate on `curve_tasks` meta-test tasks, the final point on `test_tasks`
+/// (and Reptile's own evaluation for Reptile).
+pub fn run_cell(
     setup: &Setup,
-    method: &str,
+    method: &MethodSpec,
     seed: u64,
-    step: &mut MetaStep,
-    reptile_eval: bool,
-    progress: &mut dyn FnMut(u64),
+    progress: &Progress,
 ) -> Result<RunRecord> {
-    let start = Instant::now();
     let problem = setup.problem()?;
-    let o = Counted::new(Autodiff::new(problem.clone())?);
-    let mut theta = setup.net.init(seed, setup.dtype, &setup.device)?;
+    let o = counted(Autodiff::new(problem.clone())?, progress);
+    let theta0 = setup.net.init(seed, setup.dtype, &setup.device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let every = (setup.budget_calls / setup.eval_points.max(1)).max(1);
-    let (mut next, mut iters, mut train_s) = (every, 0u64, 0.0f64);
-    let mut curve = vec![point(
-        0,
-        0,
-        0.0,
-        setup.evaluate(&problem, &theta, setup.curve_tasks)?,
-    )];
-    let (mut qs, mut status) = (Vec::new(), RunStatus::Finished);
-    while o.calls().total() < setup.budget_calls {
-        let t0 = Instant::now();
-        let frac = o.calls().total() as f64 / setup.budget_calls as f64;
-        let (next_theta, q) = step(&o, &theta, frac, &mut rng)?;
-        train_s += t0.elapsed().as_secs_f64();
-        if !next_theta.to_vec()?.iter().all(|x| x.is_finite()) {
-            status = RunStatus::Diverged;
-            break;
-        }
-        theta = next_theta;
-        qs.extend(q);
-        iters += 1;
-        let calls = o.calls().total();
-        progress(calls);
-        if calls >= next && calls < setup.budget_calls {
-            while next <= calls {
-                next += every;
+    let reptile_eval = matches!(method.learner, Learner::Reptile(_));
+    let mut evaluate = |theta: &ParamList, at: Checkpoint| -> Result<Metrics> {
+        match at {
+            Checkpoint::Curve => setup.evaluate(&problem, theta, setup.curve_tasks),
+            Checkpoint::Final => {
+                let mut m = setup.evaluate(&problem, theta, setup.test_tasks)?;
+                if reptile_eval {
+                    m.extend(setup.evaluate_reptile_own(
+                        &problem,
+                        theta,
+                        setup.reptile_eval_tasks,
+                    )?);
+                }
+                Ok(m)
             }
-            curve.push(point(
-                iters,
-                calls,
-                train_s,
-                setup.evaluate(&problem, &theta, setup.curve_tasks)?,
-            ));
         }
-    }
-    let calls = o.calls();
-    let mut final_metrics = setup.evaluate(&problem, &theta, setup.test_tasks)?;
-    if reptile_eval {
-        final_metrics.extend(setup.evaluate_reptile_own(
-            &problem,
-            &theta,
-            setup.reptile_eval_tasks,
-        )?);
-    }
-    if final_metrics.values().any(|v| !v.is_finite()) {
-        status = RunStatus::Diverged;
-    }
-    curve.push(point(iters, calls.total(), train_s, final_metrics.clone()));
-    let mut extra = BTreeMap::new();
-    if !qs.is_empty() {
-        extra.insert("q".to_string(), qs);
-    }
-    Ok(RunRecord {
-        method: method.to_string(),
-        seed,
-        status,
-        iterations: iters,
-        calls: CallCount::from(calls),
-        wall_s: start.elapsed().as_secs_f64(),
-        seconds_per_call: train_s / calls.total().max(1) as f64,
-        peak_state_bytes: theta.bytes(),
-        final_metrics,
-        curve,
-        extra,
-    })
-}
-
-fn point(iter: u64, calls: u64, wall_s: f64, metrics: Metrics) -> CurvePoint {
-    CurvePoint {
-        iter,
-        calls,
-        wall_s,
-        metrics,
+    };
+    let budget = CellBudget {
+        calls: setup.budget_calls,
+        eval_points: setup.eval_points,
+    };
+    match &method.learner {
+        Learner::Estimator(_) => train_estimator_cell(
+            method,
+            seed,
+            &o,
+            theta0,
+            |rng| setup.task(Split::Train, 1, rng).map_err(task_error),
+            &budget,
+            &mut evaluate,
+            &mut rng,
+        ),
+        Learner::Reptile(cfg) => {
+            let mut step = ReptileStep {
+                setup,
+                cfg: cfg.clone(),
+                tasks: method.tasks_per_step,
+                adam: inner_adam(cfg.learning_rate)?,
+            };
+            train_cell(
+                method,
+                seed,
+                &o,
+                &mut step,
+                theta0,
+                &budget,
+                &mut evaluate,
+                &mut rng,
+            )
+        }
     }
 }

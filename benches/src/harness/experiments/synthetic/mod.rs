@@ -7,16 +7,18 @@
 
 mod simulate;
 
-use super::cell::{mean_curve, train_cell, CellBudget, Metrics};
-use super::{Availability, Context, Experiment, Findings, Plan, Prepared, METHOD_NAMES_NOTE};
-use crate::harness::record::{
-    BudgetNote, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow,
+use super::cell::{
+    counted, mean_curve, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
 };
-use anyhow::{bail, Result};
-use hypergrad::optim::{OuterConfig, OuterOptimizer, StepSchedule};
+use super::{exact_iterations_budget, Availability, Context, Experiment, Findings, Plan, Prepared};
+use crate::harness::methods::{MethodSpec, OuterSpec, METHOD_NAMES_NOTE};
+use crate::harness::record::{
+    DataFile, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow,
+};
+use anyhow::Result;
+use hypergrad::optim::{OuterConfig, StepSchedule};
 use hypergrad::problems::{Counterexample, CounterexampleConfig};
-use hypergrad::theory::expected_calls;
-use hypergrad::{Autodiff, Counted, EstimatorSpec, TaskDistribution};
+use hypergrad::{Autodiff, EstimatorSpec, TaskDistribution};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -58,17 +60,27 @@ fn sizes(scale: Scale) -> (Sizes, &'static str) {
     }
 }
 
-/// Function calls of one memory-efficient exact iteration (one task): Proposition 1 at q = 1.
-fn exact_iteration_calls(r: usize) -> u64 {
-    let c = expected_calls(r, 1.0);
-    (c.grad + c.hvp) as u64
+/// The methods of Fig. 1c: FOM, UFOM (q = 0.1) and the memory-efficient exact estimator, each
+/// with outer SGD γ_k = 10/k.
+fn methods() -> Vec<MethodSpec> {
+    let sgd = OuterSpec {
+        optimizer: OuterConfig::Sgd(StepSchedule::InverseK(10.0)),
+        clip: None,
+    };
+    [
+        EstimatorSpec::Fom,
+        EstimatorSpec::Ufom {
+            q: 0.1,
+            backward_clip: None,
+        },
+        EstimatorSpec::RecomputeExact {
+            backward_clip: None,
+        },
+    ]
+    .into_iter()
+    .map(|e| MethodSpec::estimator(e, sgd))
+    .collect()
 }
-
-const METHODS: [(&str, Option<f64>); 3] = [
-    ("fom", None),
-    ("ufom_q0.1", Some(0.1)),
-    ("exact", Some(1.0)),
-];
 
 impl Experiment for Synthetic {
     fn name(&self) -> &'static str {
@@ -79,11 +91,10 @@ impl Experiment for Synthetic {
         Availability::Ready
     }
 
-    fn prepare(&self, ctx: &Context) -> Result<Box<dyn Prepared>> {
+    fn plan(&self, ctx: &Context) -> Result<Plan> {
         let (sizes, note) = sizes(ctx.scale);
         let cfg = CounterexampleConfig::default();
-        let budget_calls = sizes.exact_iters * exact_iteration_calls(cfg.r);
-        let plan = Plan {
+        Ok(Plan {
             title: "Fig. 1: FOM stalls, UFOM converges (Theorem-2 counterexample)".into(),
             scale_note: note.into(),
             config: json!({
@@ -94,61 +105,46 @@ impl Experiment for Synthetic {
                 "sizes": sizes,
             }),
             seeds: (0..sizes.seeds).collect(),
-            methods: METHODS.iter().map(|(m, _)| m.to_string()).collect(),
-            budget: BudgetNote {
-                calls: budget_calls,
-                description: format!(
-                    "calls of {} memory-efficient-exact outer iterations ({} calls)",
-                    sizes.exact_iters, budget_calls
-                ),
-            },
+            methods: methods(),
+            budget: exact_iterations_budget(sizes.exact_iters, cfg.r, 1),
             dtype: candle_core::DType::F64,
-        };
+        })
+    }
+
+    fn prepare(&self, ctx: &Context, plan: &Plan) -> Result<Box<dyn Prepared>> {
+        let (sizes, _) = sizes(ctx.scale);
         Ok(Box::new(Fig1Plan {
-            plan,
+            budget: CellBudget {
+                calls: plan.budget.calls,
+                eval_points: sizes.eval_points,
+            },
             sizes,
-            cfg,
+            cfg: CounterexampleConfig::default(),
             device: ctx.device.clone(),
         }))
     }
 }
 
 struct Fig1Plan {
-    plan: Plan,
+    budget: CellBudget,
     sizes: Sizes,
     cfg: CounterexampleConfig,
     device: candle_core::Device,
 }
 
 impl Prepared for Fig1Plan {
-    fn plan(&self) -> &Plan {
-        &self.plan
+    fn data(&self) -> &[DataFile] {
+        &[]
     }
 
-    fn run_cell(
-        &self,
-        method: &str,
-        seed: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<RunRecord> {
-        let Some((_, q)) = METHODS.iter().find(|(m, _)| *m == method) else {
-            bail!("synthetic has no method {method}");
-        };
-        let spec = match q {
-            None => EstimatorSpec::Fom,
-            Some(q) if *q >= 1.0 => EstimatorSpec::Recompute,
-            Some(q) => EstimatorSpec::Ufom { q: *q },
-        };
+    fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord> {
         let problem = Counterexample::from_config(&self.cfg)?
             .on(candle_core::DType::F64, self.device.clone());
         let closed = problem.clone();
-        let oracles = Counted::new(Autodiff::new(problem)?);
-        let mut estimator = spec.build()?;
-        let mut optimizer =
-            OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::InverseK(10.0)), None)?;
+        let oracles = counted(Autodiff::new(problem)?, progress);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let theta0 = closed.theta(rng.random_range(-10.0..30.0))?;
-        let mut evaluate = |theta: &hypergrad::ParamList| -> Result<Metrics> {
+        let mut evaluate = |theta: &hypergrad::ParamList, _: Checkpoint| -> Result<Metrics> {
             let x = theta.to_vec()?[0];
             Ok(BTreeMap::from([
                 ("theta".to_string(), x),
@@ -159,22 +155,15 @@ impl Prepared for Fig1Plan {
                 ),
             ]))
         };
-        let budget = CellBudget {
-            calls: self.plan.budget.calls,
-            eval_points: self.sizes.eval_points,
-        };
         let sampler = oracles.inner().problem().clone();
-        train_cell(
+        train_estimator_cell(
             method,
             seed,
             &oracles,
-            estimator.as_mut(),
-            &mut optimizer,
             theta0,
             |r| sampler.sample_task(r),
-            &budget,
+            &self.budget,
             &mut evaluate,
-            progress,
             &mut rng,
         )
     }
@@ -191,22 +180,18 @@ impl Prepared for Fig1Plan {
             y: xs.iter().map(|&x| g(x)).collect(),
             y_err: None,
         };
-        f.figures.push(fig(
+        f.figures.push(Figure::lines(
             "fig1a",
             "Fig. 1a: task losses f_i",
             "φ",
             "f_i(φ)",
-            false,
-            false,
             vec![line("f_1", &|x| p.f(0, x)), line("f_2", &|x| p.f(1, x))],
         ));
-        f.figures.push(fig(
+        f.figures.push(Figure::lines(
             "fig1b",
             "Fig. 1b: ABLO objective M^(r)(θ), r = 10",
             "θ",
             "M(θ)",
-            false,
-            false,
             vec![line("M", &|x| p.objective(x))],
         ));
         // 1c: |∂M/∂θ| along training, mean ± std over seeds.
@@ -214,15 +199,16 @@ impl Prepared for Fig1Plan {
             .iter()
             .map(|m| mean_curve(&m.method, &m.runs, "abs_grad"))
             .collect();
-        f.figures.push(fig(
-            "fig1c",
-            "Fig. 1c: |∂M/∂θ| during outer SGD (mean ± std over seeds)",
-            "function calls",
-            "|∂M/∂θ|",
-            false,
-            true,
-            curves,
-        ));
+        f.figures.push(
+            Figure::lines(
+                "fig1c",
+                "Fig. 1c: |∂M/∂θ| during outer SGD (mean ± std over seeds)",
+                "function calls",
+                "|∂M/∂θ|",
+                curves,
+            )
+            .log_y(true),
+        );
         let mut rows = Vec::new();
         for m in methods {
             let mut ours = m.summary.clone();
@@ -246,27 +232,6 @@ impl Prepared for Fig1Plan {
     }
 }
 
-fn fig(
-    id: &str,
-    title: &str,
-    x: &str,
-    y: &str,
-    log_x: bool,
-    log_y: bool,
-    series: Vec<Series>,
-) -> Figure {
-    Figure {
-        id: id.into(),
-        title: title.into(),
-        x_label: x.into(),
-        y_label: y.into(),
-        log_x,
-        log_y,
-        scatter: false,
-        series,
-    }
-}
-
 /// The Theorem 1 / 2 verdicts in words.
 fn theorem_notes(methods: &[MethodReport], sqrt_d: f64) -> Vec<String> {
     let mut notes = Vec::new();
@@ -281,9 +246,9 @@ fn theorem_notes(methods: &[MethodReport], sqrt_d: f64) -> Vec<String> {
         notes.push(format!(
             "{}: final |∂M/∂θ| = {:.4} ± {:.4} over {} seeds; {above}/{} runs end above √D = {sqrt_d:.4}{}",
             m.method, s.mean, s.std, s.n, finals.len(),
-            match m.method.as_str() {
-                "fom" if above == finals.len() => " — FOM stalls away from stationarity, as Theorem 2 predicts",
-                "fom" => " — NOT every FOM run stalls above √D (Theorem 2 is about the liminf of the expectation)",
+            match m.spec.estimator_spec() {
+                Some(EstimatorSpec::Fom) if above == finals.len() => " — FOM stalls away from stationarity, as Theorem 2 predicts",
+                Some(EstimatorSpec::Fom) => " — NOT every FOM run stalls above √D (Theorem 2 is about the liminf of the expectation)",
                 _ if above == 0 => " — converging towards a stationary point (Theorem 1)",
                 _ => "",
             }
@@ -327,27 +292,30 @@ impl Fig1Plan {
             y: y.to_vec(),
             y_err: None,
         };
-        f.figures.push(fig(
-            "fig1d",
-            "Fig. 1d: D² and V² against the inner step size α",
-            "α",
-            "value",
-            true,
-            true,
-            vec![ser("D²", &d2s), ser("V²", &v2s)],
-        ));
-        f.figures.push(fig(
-            "fig1e",
-            "Fig. 1e: q* from theory (eq. 21) and from grid search",
-            "α",
-            "q",
-            true,
-            false,
-            vec![
-                ser("theory", &q_theory),
-                ser("experiment (grid search)", &q_grid),
-            ],
-        ));
+        f.figures.push(
+            Figure::lines(
+                "fig1d",
+                "Fig. 1d: D² and V² against the inner step size α",
+                "α",
+                "value",
+                vec![ser("D²", &d2s), ser("V²", &v2s)],
+            )
+            .log_x()
+            .log_y(true),
+        );
+        f.figures.push(
+            Figure::lines(
+                "fig1e",
+                "Fig. 1e: q* from theory (eq. 21) and from grid search",
+                "α",
+                "q",
+                vec![
+                    ser("theory", &q_theory),
+                    ser("experiment (grid search)", &q_grid),
+                ],
+            )
+            .log_x(),
+        );
         // 1f: α = 0.01, q ∈ {0, q*, 1} under the calls of `f_exact_iters` exact iterations.
         let p = simulate::fig1def_problem(0.01)?;
         let (d2, v2) = simulate::d2_v2(&p, s.theta_grid);
@@ -371,15 +339,16 @@ impl Fig1Plan {
                 y_err: Some(idx.iter().map(|&k| se[k]).collect()),
             });
         }
-        f.figures.push(fig(
-            "fig1f",
-            "Fig. 1f: α = 0.01, mean |∂M/∂θ| ± s.e. for q = 0, q*, 1",
-            "expected function calls",
-            "|∂M/∂θ|",
-            false,
-            true,
-            series.clone(),
-        ));
+        f.figures.push(
+            Figure::lines(
+                "fig1f",
+                "Fig. 1f: α = 0.01, mean |∂M/∂θ| ± s.e. for q = 0, q*, 1",
+                "expected function calls",
+                "|∂M/∂θ|",
+                series.clone(),
+            )
+            .log_y(true),
+        );
         let stat = |v: f64| Stat {
             mean: v,
             std: 0.0,

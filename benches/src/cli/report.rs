@@ -1,0 +1,67 @@
+//! `ufom report DIR`: re-render Markdown, SVG and the dashboard JSON from the experiment
+//! reports' JSON alone — the JSON is the contract between running and reporting.
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use std::path::PathBuf;
+use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
+use ufom_bench::harness::report::write_all;
+use ufom_bench::harness::store::read_json;
+
+/// Arguments of `ufom report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Folder holding `<experiment>.json` reports of one scale (e.g. `reports/`).
+    dir: PathBuf,
+}
+
+/// Runs the subcommand.
+pub fn run(a: &ReportArgs) -> Result<()> {
+    let entries = std::fs::read_dir(&a.dir)
+        .with_context(|| format!("reading the report folder {}", a.dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut reports: Vec<ExperimentReport> = Vec::new();
+    for path in &paths {
+        // Other JSON files (dashboard, perf, verify) are not experiment reports: skipped.
+        let Ok(value) = read_json::<serde_json::Value>(path) else {
+            continue;
+        };
+        if value.get("experiment").is_none() || value.get("methods").is_none() {
+            continue;
+        }
+        let version = value.get("schema_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            bail!(
+                "{}: report schema version {} is not this build's {SCHEMA_VERSION}; rerun `ufom bench` to regenerate it",
+                path.display(),
+                version.map_or("missing".into(), |v| v.to_string())
+            );
+        }
+        let report: ExperimentReport = read_json(path)?;
+        if let Some(first) = reports.first() {
+            if first.scale != report.scale {
+                bail!(
+                    "{} holds reports of two scales ({} and {}); keep one scale per folder",
+                    a.dir.display(),
+                    first.experiment,
+                    report.experiment
+                );
+            }
+        }
+        reports.push(report);
+    }
+    if reports.is_empty() {
+        bail!(
+            "no experiment report (<experiment>.json) in {}",
+            a.dir.display()
+        );
+    }
+    for f in write_all(&reports, &a.dir)? {
+        println!("wrote {}", f.display());
+    }
+    Ok(())
+}

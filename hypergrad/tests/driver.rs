@@ -1,0 +1,121 @@
+//! The one outer loop: Algorithm 1's step with a meta-batch averages the estimates, the budget
+//! fraction reaches custom steps, call counting is done once around the estimator, and the
+//! counted oracles report every call.
+
+mod common;
+
+use common::*;
+use hypergrad::driver::{train, Budget, EstimatorStep, NoObserver, OuterStep, Step};
+use hypergrad::estimators::{Fom, Ufom};
+use hypergrad::optim::{OuterConfig, OuterOptimizer, StepSchedule};
+use hypergrad::problems::{Quadratic, QuadraticConfig};
+use hypergrad::{Autodiff, Counted, Estimator, Oracles, ParamList, Result, TaskDistribution};
+use rand::RngCore;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+fn sgd(step: f64) -> Result<OuterOptimizer> {
+    OuterOptimizer::new(OuterConfig::Sgd(StepSchedule::Constant(step)), None)
+}
+
+#[test]
+fn a_meta_batch_step_averages_the_tasks_estimates() -> Result<()> {
+    let o = quadratic(QuadraticConfig::default())?;
+    let p = o.inner().problem().clone();
+    let theta = p.theta(&vec![0.3; p.config().s])?;
+    // By hand: three tasks and UFOM draws from one generator, in the step's order.
+    let mut r = rng(5);
+    let mut est = Ufom::new(0.5)?;
+    let mut sum: Option<ParamList> = None;
+    for _ in 0..3 {
+        let t = p.sample_task(&mut r)?;
+        let g = est.estimate(&o, &theta, &t, &mut r)?.grad;
+        sum = Some(match sum {
+            None => g,
+            Some(s) => s.add(&g)?,
+        });
+    }
+    let want = theta.axpy(-1.0, &sum.expect("three tasks").scale(1.0 / 3.0)?)?;
+    let mut est = Ufom::new(0.5)?;
+    let mut step = EstimatorStep::new(&mut est, sgd(1.0)?, |r| p.sample_task(r)).meta_batch(3);
+    let got = step.step(&o, &theta, 0.0, &mut rng(5))?;
+    assert_eq!(got.theta.to_vec()?, want.to_vec()?);
+    assert_eq!(got.diagnostics.len(), 3, "one diagnostics map per task");
+    assert!(got.diagnostics.iter().all(|d| d.get("q") == Some(&0.5)));
+    // Control: one task per step is a different step.
+    let mut est = Ufom::new(0.5)?;
+    let mut one = EstimatorStep::new(&mut est, sgd(1.0)?, |r| p.sample_task(r));
+    assert_ne!(
+        one.step(&o, &theta, 0.0, &mut rng(5))?.theta.to_vec()?,
+        want.to_vec()?
+    );
+    Ok(())
+}
+
+/// Records the budget fraction each step sees.
+struct Recorder(Rc<RefCell<Vec<f64>>>);
+
+impl OuterStep<Autodiff<Quadratic>> for Recorder {
+    fn name(&self) -> String {
+        "recorder".into()
+    }
+    fn step(
+        &mut self,
+        o: &Counted<Autodiff<Quadratic>>,
+        theta: &ParamList,
+        budget_fraction: f64,
+        rng: &mut dyn RngCore,
+    ) -> Result<Step> {
+        self.0.borrow_mut().push(budget_fraction);
+        let task = o.inner().problem().sample_task(rng)?;
+        let g = Fom.estimate(o, theta, &task, rng)?.grad;
+        Ok(Step {
+            theta: theta.axpy(-0.01, &g)?,
+            diagnostics: Vec::new(),
+            peak_state_bytes: 0,
+        })
+    }
+}
+
+#[test]
+fn custom_steps_see_the_budget_fraction_spent() -> Result<()> {
+    let o = quadratic(QuadraticConfig::default())?;
+    let p = o.inner().problem().clone();
+    let per_step = (steps(&o) + 1) as u64; // FOM: r + 1 gradient calls
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let budget = Budget {
+        max_iters: None,
+        max_calls: Some(4 * per_step),
+    };
+    let run = train(
+        &o,
+        &mut Recorder(seen.clone()),
+        p.theta(&vec![0.0; p.config().s])?,
+        budget,
+        &mut rng(1),
+        &mut NoObserver,
+    )?;
+    assert_eq!(run.iters, 4);
+    assert_eq!(*seen.borrow(), vec![0.0, 0.25, 0.5, 0.75]);
+    Ok(())
+}
+
+#[test]
+fn counted_oracles_report_every_call_to_the_hook() -> Result<()> {
+    let p = Quadratic::new(
+        QuadraticConfig::default(),
+        candle_core::DType::F64,
+        candle_core::Device::Cpu,
+    )?;
+    let theta = p.theta(&vec![0.1; p.config().s])?;
+    let task = p.sample_task(&mut rng(2))?;
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let log = seen.clone();
+    let o = Counted::new(Autodiff::new(p)?).on_call(move |c| log.borrow_mut().push(c.total()));
+    let e = Fom.estimate(&o, &theta, &task, &mut rng(3))?;
+    // Counted once, around the estimator: r + 1 gradient calls, each reported as it happens.
+    assert_eq!(e.calls.total(), (o.step_sizes().len() + 1) as u64);
+    let want: Vec<u64> = (1..=e.calls.total()).collect();
+    assert_eq!(*seen.borrow(), want);
+    Ok(())
+}
