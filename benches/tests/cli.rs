@@ -266,32 +266,51 @@ fn tiny_q_gives_a_short_estimator_name() {
 }
 
 /// Warnings reach the user without RUST_LOG, -q silences them, and stderr carries no colour
-/// codes when it is not a terminal.
+/// codes when it is not a terminal. The warning: a damaged resume cell is dropped (and rerun).
 #[test]
 fn warnings_show_by_default_without_colour_codes() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let empty = dir.path().to_str().expect("utf-8 path");
+    let out = dir.path().join("out");
+    let o = out.to_str().expect("utf-8 path");
     let run = |extra: &[&str]| -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_ufom"))
-            .args(["data", "info", "mnist", "--data-dir", empty])
+            .args(["bench", "--experiment", "synthetic", "--scale", "smoke"])
+            .args(["--methods", "fom", "--seeds", "1", "--resume", "--out", o])
             .args(extra)
             .env_remove("RUST_LOG")
-            .env_remove("UFOM_DATA_DIR")
             .env("HF_HOME", dir.path())
             .output()
             .expect("run ufom");
-        assert!(!out.status.success(), "mnist found in an empty directory?");
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        err
     };
+    let clean = run(&[]);
+    assert!(
+        !clean.contains("WARN"),
+        "nothing to warn about yet: {clean}"
+    );
+    let damage = || {
+        let cells = out.join("cells/synthetic");
+        for key in std::fs::read_dir(&cells).expect("cells") {
+            for cell in std::fs::read_dir(key.expect("key").path()).expect("key dir") {
+                std::fs::write(cell.expect("cell").path(), "{ damaged").expect("damage");
+            }
+        }
+    };
+    damage();
     let default = run(&[]);
-    assert!(default.contains("WARN"), "no warning shown: {default}");
+    assert!(
+        default.contains("WARN") && default.contains("ignoring unreadable cell"),
+        "no warning shown: {default}"
+    );
     assert!(
         !default.contains('\x1b'),
         "colour codes off a terminal: {default:?}"
     );
+    damage();
     let quiet = run(&["-q"]);
     assert!(!quiet.contains("WARN"), "-q still warns: {quiet}");
-    assert!(quiet.contains("error"), "-q hid the error itself: {quiet}");
 }
 
 /// A flag the chosen estimator would ignore is rejected rather than silently dropped.
@@ -370,4 +389,33 @@ fn requested_experiment_without_data_fails_naming_it() {
         assert!(err.contains("cifar100"), "{err}");
         assert!(!err.contains("output directory"), "blames --out: {err}");
     }
+}
+
+/// Flags a subcommand would ignore are refused: `data fetch` downloads into the Hub cache, so a
+/// `--data-dir` there is an error naming it (before: silently ignored). Control: `data info`
+/// with the same `--data-dir` is accepted as a flag (and fails only because the folder lacks
+/// the data, exit 1).
+#[test]
+fn data_fetch_refuses_a_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8");
+    let out = ufom(&["data", "fetch", "mnist", "--data-dir", d]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--data-dir") && err.contains("HF_HOME"),
+        "{err}"
+    );
+    let info = Command::new(env!("CARGO_BIN_EXE_ufom"))
+        .args(["data", "info", "mnist", "--data-dir", d])
+        .env_remove("UFOM_DATA_DIR")
+        .env("HF_HOME", dir.path())
+        .output()
+        .expect("run ufom");
+    assert_eq!(
+        info.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
 }

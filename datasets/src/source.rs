@@ -379,7 +379,7 @@ pub fn locate(dataset: Dataset, data_dir: Option<&Path>) -> Result<Located> {
                 files,
             });
         }
-        tracing::warn!(%dataset, root = %root.display(), "data set not found here");
+        tracing::info!(%dataset, root = %root.display(), "data set not found here");
         looked_in.push(root.join(dataset.name()));
         looked_in.push(root);
     }

@@ -32,7 +32,8 @@ const SAMPLES: usize = 10;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(3);
 const R: usize = 10;
-const UFOM_Q: f64 = 0.1;
+/// Probability of UFOM's exact branch in every perf case.
+pub const UFOM_Q: f64 = 0.1;
 
 /// The hypercleaning MLP with n training examples (the oracle group's shape otherwise).
 fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
@@ -104,7 +105,8 @@ fn bench_estimators<O: Oracles + 'static>(
     Ok(())
 }
 
-fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
+/// The estimators timed at r = 10, by label.
+pub fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
     [
         EstimatorSpec::Fom,
         EstimatorSpec::StoredExact,

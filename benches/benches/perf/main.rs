@@ -35,8 +35,7 @@ type Orc = Autodiff<MlpHypercleaning>;
 /// Inner horizons of the estimator group.
 const RS: [usize; 5] = [5, 10, 20, 50, 100];
 
-/// Probability of UFOM's exact branch.
-const UFOM_Q: f64 = 0.1;
+use engine::UFOM_Q;
 
 /// Sizes of an MLP problem (n_train, n_val, dim, hidden, classes).
 #[derive(Clone, Copy)]
@@ -114,21 +113,9 @@ fn mlp_size(size: Size, phi: &ParamList) -> MlpSize {
 
 /// (criterion function id, estimator).
 fn estimators() -> Vec<(String, EstimatorSpec)> {
-    [
-        EstimatorSpec::Fom,
-        EstimatorSpec::StoredExact,
-        EstimatorSpec::RecomputeExact {
-            backward_clip: None,
-        },
-        EstimatorSpec::Ufom {
-            q: UFOM_Q,
-            backward_clip: None,
-        },
-        EstimatorSpec::Unrolled,
-    ]
-    .into_iter()
-    .map(|e| (e.label(), e))
-    .collect()
+    let mut all = engine::estimator_specs();
+    all.push(("unrolled".into(), EstimatorSpec::Unrolled));
+    all
 }
 
 /// One inner gradient vs one HVP. Returns the problem's size.

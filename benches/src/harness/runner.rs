@@ -363,6 +363,9 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
             break;
         }
     }
+    // Summary rows in registry order (skips and preparation failures were recorded first).
+    let order = |name: &str| all.iter().position(|e| e.name() == name);
+    outcome.summary.sort_by_key(|r| order(&r.experiment));
     Ok(outcome)
 }
 
