@@ -204,6 +204,18 @@ fn sample_report() -> ExperimentReport {
             "UFOM beats FOM, as in the paper.".into(),
             "Smoke scale: numbers are noisy.".into(),
         ],
+        claims: vec![ClaimVerdict {
+            statement: "UFOM ≥ FOM on test accuracy".into(),
+            source: "Table 1".into(),
+            metric: "test_acc".into(),
+            test: "paired t-test over seeds, two-sided, α = 0.05".into(),
+            n: 2,
+            effect: Some(0.04),
+            ci95: Some([-0.1, 0.18]),
+            effect_size_dz: Some(2.8),
+            p_value: Some(0.2),
+            verdict: Verdict::NotResolved,
+        }],
     }
 }
 

@@ -5,14 +5,22 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::PathBuf;
 use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
-use ufom_bench::harness::report::write_all;
-use ufom_bench::harness::store::read_json;
+use ufom_bench::harness::report::{readme, write_all};
+use ufom_bench::harness::store::{read_json, write_atomic};
 
 /// Arguments of `ufom report`.
 #[derive(Args)]
 pub struct ReportArgs {
     /// Folder holding `<experiment>.json` reports of one scale (e.g. `reports/`).
     dir: PathBuf,
+    /// Also rewrite the generated result blocks of this README (between `<!-- BEGIN
+    /// reports/<experiment>.json -->` and its END marker) from the reports.
+    #[arg(long, value_name = "FILE")]
+    readme: Option<PathBuf>,
+    /// With --readme: write nothing, fail (exit 1) if the README's blocks differ from the
+    /// reports.
+    #[arg(long, requires = "readme")]
+    check: bool,
 }
 
 /// Runs the subcommand.
@@ -59,6 +67,28 @@ pub fn run(a: &ReportArgs) -> Result<()> {
             "no experiment report (<experiment>.json) in {}",
             a.dir.display()
         );
+    }
+    if let Some(readme) = &a.readme {
+        let text = std::fs::read_to_string(readme)
+            .with_context(|| format!("reading {}", readme.display()))?;
+        let updated = readme::update(&text, &reports)
+            .with_context(|| format!("updating {}", readme.display()))?;
+        if a.check {
+            if updated != text {
+                bail!(
+                    "{}: the generated blocks ({}) differ from the reports in {}; run `ufom report {} --readme {}`",
+                    readme.display(),
+                    readme::blocks_in(&text).join(", "),
+                    a.dir.display(),
+                    a.dir.display(),
+                    readme.display()
+                );
+            }
+            println!("{}: generated blocks match the reports", readme.display());
+            return Ok(());
+        }
+        write_atomic(readme, updated.as_bytes())?;
+        println!("wrote {}", readme.display());
     }
     for f in write_all(&reports, &a.dir)? {
         println!("wrote {}", f.display());

@@ -3,6 +3,7 @@
 //! [`experiments`] (one module per experiment, a registry) produce [`record`] values; the
 //! [`runner`] drives them with resume and progress; [`store`] writes atomically; [`report`]
 //! turns saved records into JSON, Markdown, SVG and dashboard files.
+pub mod claims;
 pub mod env;
 pub mod experiments;
 pub mod interrupt;

@@ -262,6 +262,43 @@ pub struct BudgetNote {
     pub description: String,
 }
 
+/// What the runs say about a claim of the paper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Significant (α = 0.05) in the claim's direction.
+    Supported,
+    /// Significant against it.
+    Contradicted,
+    /// Not significant, or too few runs to test.
+    NotResolved,
+}
+
+/// A claim of the paper checked on this experiment's runs ([`crate::harness::claims`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClaimVerdict {
+    /// The claim in words.
+    pub statement: String,
+    /// Where the paper makes it.
+    pub source: String,
+    /// The final metric compared.
+    pub metric: String,
+    /// The test (kind, sidedness, α).
+    pub test: String,
+    /// Pairs (or values) tested.
+    pub n: usize,
+    /// Mean difference in the claim's direction (positive = as claimed).
+    pub effect: Option<f64>,
+    /// Its 95 % confidence interval.
+    pub ci95: Option<[f64; 2]>,
+    /// Cohen's d_z (mean difference over its standard deviation), where defined.
+    pub effect_size_dz: Option<f64>,
+    /// Two-sided p-value.
+    pub p_value: Option<f64>,
+    /// Supported, contradicted or not resolved.
+    pub verdict: Verdict,
+}
+
 /// `reports/<experiment>.json`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentReport {
@@ -293,4 +330,7 @@ pub struct ExperimentReport {
     pub figures: Vec<Figure>,
     /// Findings in words (e.g. how the ordering of methods compares with the paper's).
     pub notes: Vec<String>,
+    /// The paper's claims checked on these runs.
+    #[serde(default)]
+    pub claims: Vec<ClaimVerdict>,
 }

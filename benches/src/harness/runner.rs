@@ -502,6 +502,7 @@ fn run_experiment(
         tables: findings.tables,
         figures: findings.figures,
         notes: findings.notes,
+        claims: findings.claims,
     })
 }
 

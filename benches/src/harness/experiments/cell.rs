@@ -231,15 +231,40 @@ pub fn train_estimator_cell<O: Oracles + 'static>(
     )
 }
 
+/// The x axis of a mean curve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CurveX {
+    /// Function calls spent.
+    Calls,
+    /// Training seconds (steps only, evaluations excluded).
+    TrainSeconds,
+}
+
 /// The mean ± std over runs of `metric` along the curves, aligned by checkpoint index (the
 /// checkpoints sit at the same call counts in every run), against mean calls.
 pub fn mean_curve(label: &str, runs: &[RunRecord], metric: &str) -> crate::harness::record::Series {
+    mean_curve_against(label, runs, metric, CurveX::Calls)
+}
+
+/// [`mean_curve`] against `x`: mean calls or mean training seconds at each checkpoint.
+pub fn mean_curve_against(
+    label: &str,
+    runs: &[RunRecord],
+    metric: &str,
+    x_axis: CurveX,
+) -> crate::harness::record::Series {
     let curves: Vec<Vec<(f64, f64)>> = runs
         .iter()
         .map(|r| {
             r.curve
                 .iter()
-                .filter_map(|p| p.metrics.get(metric).map(|v| (p.calls as f64, *v)))
+                .filter_map(|p| {
+                    let x = match x_axis {
+                        CurveX::Calls => p.calls as f64,
+                        CurveX::TrainSeconds => p.wall_s,
+                    };
+                    p.metrics.get(metric).map(|v| (x, *v))
+                })
                 .collect()
         })
         .collect();

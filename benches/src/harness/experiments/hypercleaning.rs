@@ -5,12 +5,14 @@
 //! memory-efficient-exact outer iterations.
 
 use super::cell::{
-    counted, mean_curve, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
+    counted, mean_curve, mean_curve_against, train_estimator_cell, CellBudget, Checkpoint, CurveX,
+    Metrics, Progress,
 };
 use super::{
     exact_iterations_budget, locate_with_checksums, Availability, Context, Experiment, Findings,
     Plan, Prepared,
 };
+use crate::harness::claims::{check_all, Better, Claim};
 use crate::harness::methods::{MethodSpec, OuterSpec, METHOD_NAMES_NOTE};
 use crate::harness::record::{
     DataFile, Figure, MethodReport, RunRecord, Scale, Series, Table, TableRow,
@@ -45,34 +47,35 @@ struct Sizes {
     #[serde(skip)]
     seeds: u64,
     eval_points: u64,
+    /// Inner GD step α on L_in (a mean over the training examples).
+    alpha: f64,
+    /// Outer Adam learning rate.
+    outer_lr: f64,
 }
 
 fn sizes(scale: Scale) -> (Sizes, &'static str) {
     match scale {
         Scale::Smoke => (
-            Sizes { n_train: 200, n_val: 200, hidden: 16, r: 5, exact_iters: 4, seeds: 1, eval_points: 2 },
+            Sizes { n_train: 200, n_val: 200, hidden: 16, r: 5, exact_iters: 4, seeds: 1, eval_points: 2, alpha: 0.5, outer_lr: 0.3 },
             "smoke: 200 train / 200 validation examples, hidden 16, r = 5, budget of 4 exact iterations, 1 seed",
         ),
         Scale::Default => (
-            Sizes { n_train: 1000, n_val: 1000, hidden: 32, r: 10, exact_iters: 40, seeds: 2, eval_points: 5 },
-            "default (2-core CPU): 1000 train / 1000 validation examples (paper 5000/5000), hidden 32 (paper 256), r = 10 (paper 100), budget of 40 exact iterations (paper 500), 2 seeds",
+            Sizes { n_train: 1500, n_val: 1000, hidden: 32, r: 30, exact_iters: 40, seeds: 5, eval_points: 20, alpha: 0.5, outer_lr: 0.3 },
+            "default (2-core CPU, ≈ 14 min): 1500 train / 1000 validation examples (paper 5000/5000), hidden 32 (paper 256), r = 30 (paper 100), α = 0.5 on the mean loss, outer Adam lr 0.3 (paper 0.1: our budget of 40 exact iterations is 1/12 of the paper's 500), 5 seeds. α = 1 makes the 30-step inner loop unstable: the exact hypergradient then raises the validation CE (measured: exact falls from 69 % to 45–67 % test accuracy) while α = 0.5 reaches ≈ 85 %",
         ),
         Scale::Paper => (
-            Sizes { n_train: 5000, n_val: 5000, hidden: 256, r: 100, exact_iters: 500, seeds: 3, eval_points: 20 },
-            "paper: 5000/5000 examples, hidden 256, r = 100, budget of 500 exact iterations, 3 seeds",
+            Sizes { n_train: 5000, n_val: 5000, hidden: 256, r: 100, exact_iters: 500, seeds: 3, eval_points: 20, alpha: 1.0, outer_lr: 0.1 },
+            "paper: 5000/5000 examples, hidden 256, r = 100, α = 1, outer Adam lr 0.1, budget of 500 exact iterations, 3 seeds",
         ),
     }
 }
 
-const ALPHA: f64 = 1.0;
-const ADAM_LR: f64 = 0.1;
-
 /// Table 1's methods: exact (memory-efficient), FOM, UFOM q = 0.1 and adaptive UFOM, each with
-/// outer Adam (lr 0.1).
-fn methods() -> Vec<MethodSpec> {
+/// outer Adam (the scale's learning rate).
+fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
     let adam = OuterSpec {
         optimizer: OuterConfig::Adam(AdamConfig {
-            lr: ADAM_LR,
+            lr: sizes.outer_lr,
             ..AdamConfig::default()
         }),
         clip: None,
@@ -131,15 +134,15 @@ impl Experiment for Hypercleaning {
             title: "Table 1: data hypercleaning on MNIST".into(),
             scale_note: note.into(),
             config: json!({
-                "sizes": sizes, "corruption": 0.5, "alpha": ALPHA,
+                "sizes": sizes, "corruption": 0.5,
                 "inner_steps_run_by_estimators": cfg.steps, "folded_last_step": cfg.fold_last_step,
                 "dtype": "f32",
                 "oracles": "analytic (MlpAnalytic: hand-derived gradient and R-operator HVP, tested against autodiff)",
-                "loss": "L_in = mean_i σ(θ_i) CE_i (the paper sums; the mean keeps α = 1 stable)",
+                "loss": "L_in = mean_i σ(θ_i) CE_i (the paper sums; with the mean, α is per example-average loss: sizes.alpha)",
                 "data_split_seed": 0,
             }),
             seeds: (0..sizes.seeds).collect(),
-            methods: methods(),
+            methods: methods(&sizes),
             // The estimators run the r − 1 unfolded steps; the folded one is part of L_out.
             budget: exact_iterations_budget(sizes.exact_iters, cfg.steps, 1),
             dtype: DType::F32,
@@ -169,7 +172,7 @@ fn problem_config(sizes: &Sizes, seed: u64) -> MlpConfig {
     MlpConfig {
         hidden: sizes.hidden,
         steps: sizes.r - 1,
-        alpha: ALPHA,
+        alpha: sizes.alpha,
         fold_last_step: true,
         init_seed: seed,
         task_batch: None,
@@ -239,7 +242,7 @@ impl Ready {
         // r − 1 inner steps, then the step folded into L_out.
         let task = MlpTask::default();
         let phi = rollout(o, theta, &task, o.step_sizes().len())?;
-        let phi = phi.axpy(-ALPHA, &o.inner_grad(theta, &phi, &task)?)?;
+        let phi = phi.axpy(-self.sizes.alpha, &o.inner_grad(theta, &phi, &task)?)?;
         let d = &self.data;
         let test_logits = MlpHypercleaning::logits(&phi, &d.test_x)?;
         let val_logits = MlpHypercleaning::logits(&phi, &d.mlp.val_x)?;
@@ -344,6 +347,16 @@ impl Prepared for Ready {
                 .log_y(log_y),
             );
         }
+        f.figures.push(Figure::lines(
+            "test_acc_time",
+            "Hypercleaning: test accuracy (%) against training time (mean ± std over seeds)",
+            "training seconds",
+            "test accuracy (%)",
+            methods
+                .iter()
+                .map(|m| mean_curve_against(&m.method, &m.runs, "test_acc", CurveX::TrainSeconds))
+                .collect(),
+        ));
         let q_series: Vec<Series> = methods
             .iter()
             .filter(|m| matches!(m.spec.estimator_spec(), Some(EstimatorSpec::Adaptive(_))))
@@ -366,9 +379,69 @@ impl Prepared for Ready {
             q_series,
         ));
         f.notes.push(ordering_note(methods));
+        f.claims = check_all(&claims(), methods);
         f.notes.push(METHOD_NAMES_NOTE.to_string());
         Ok(f)
     }
+}
+
+/// Table 1's orderings as claims (exact = memory-efficient exact): adaptive UFOM beats FOM and
+/// exact on test accuracy (92.24 vs 90.83 / 90.82) and test CE (0.2811 vs 0.3187 / 0.4795);
+/// FOM's test CE is below exact's (0.3187 vs 0.4795).
+fn claims() -> Vec<Claim> {
+    let m = methods(&sizes(Scale::Smoke).0);
+    let label = |pick: fn(&EstimatorSpec) -> bool| {
+        m.iter()
+            .find(|s| s.estimator_spec().is_some_and(pick))
+            .map(|s| s.label.clone())
+            .unwrap_or_default()
+    };
+    let exact = label(|e| matches!(e, EstimatorSpec::RecomputeExact { .. }));
+    let fom = label(|e| matches!(e, EstimatorSpec::Fom));
+    let adaptive = label(|e| matches!(e, EstimatorSpec::Adaptive(_)));
+    let t1 = "Table 1";
+    vec![
+        Claim::versus(
+            "adaptive UFOM ≥ FOM on test accuracy at a matched call budget",
+            t1,
+            "test_acc",
+            &adaptive,
+            &fom,
+            Better::Higher,
+        ),
+        Claim::versus(
+            "adaptive UFOM ≥ exact on test accuracy at a matched call budget",
+            t1,
+            "test_acc",
+            &adaptive,
+            &exact,
+            Better::Higher,
+        ),
+        Claim::versus(
+            "adaptive UFOM has a lower test CE than FOM",
+            t1,
+            "test_ce",
+            &adaptive,
+            &fom,
+            Better::Lower,
+        ),
+        Claim::versus(
+            "adaptive UFOM has a lower test CE than exact",
+            t1,
+            "test_ce",
+            &adaptive,
+            &exact,
+            Better::Lower,
+        ),
+        Claim::versus(
+            "FOM has a lower test CE than exact",
+            t1,
+            "test_ce",
+            &fom,
+            &exact,
+            Better::Lower,
+        ),
+    ]
 }
 
 /// How our ordering by test accuracy compares with Table 1's.

@@ -8,7 +8,9 @@ pub mod hypercleaning;
 pub mod synthetic;
 
 use super::methods::MethodSpec;
-use super::record::{BudgetNote, DataFile, Figure, MethodReport, RunRecord, Scale, Table};
+use super::record::{
+    BudgetNote, ClaimVerdict, DataFile, Figure, MethodReport, RunRecord, Scale, Table,
+};
 use anyhow::{Context as _, Result};
 use candle_core::Device;
 use cell::Progress;
@@ -66,6 +68,8 @@ pub struct Findings {
     pub figures: Vec<Figure>,
     /// Findings in words.
     pub notes: Vec<String>,
+    /// The paper's claims with their verdicts ([`crate::harness::claims`]).
+    pub claims: Vec<ClaimVerdict>,
 }
 
 /// A registered experiment.

@@ -1,7 +1,7 @@
 //! `<experiment>.md`: a human summary of one experiment — setup, the paper's tables with our
 //! numbers beside the published ones, a per-method summary, notes and links to the figures.
 
-use super::super::record::{ExperimentReport, MethodReport, Stat, Table};
+use super::super::record::{ClaimVerdict, ExperimentReport, MethodReport, Stat, Table, Verdict};
 use super::super::store::write_atomic;
 use super::{figure_file_name, file_stem, fmt_bytes, fmt_num, fmt_stat, Reporter};
 use anyhow::Result;
@@ -118,8 +118,9 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
     }
 
     for table in &r.tables {
-        write_table(md, table)?;
+        write_table(md, table, "##")?;
     }
+    write_claims(md, &r.claims, "##")?;
 
     write_summary(md, &r.methods)?;
 
@@ -158,14 +159,66 @@ fn scale_name(r: &ExperimentReport) -> String {
         .unwrap_or_else(|| format!("{:?}", r.scale).to_lowercase())
 }
 
+/// The paper's claims with their verdicts, as a table.
+pub(crate) fn write_claims(
+    md: &mut String,
+    claims: &[ClaimVerdict],
+    heading: &str,
+) -> std::fmt::Result {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    writeln!(md, "{heading} The paper's claims, tested on these runs")?;
+    writeln!(md)?;
+    writeln!(
+        md,
+        "| Claim | Source | Metric | Test | n | Effect [95 % CI] | d_z | p | Verdict |"
+    )?;
+    writeln!(md, "|---|---|---|---|---:|---|---:|---:|---|")?;
+    for c in claims {
+        let effect = match (c.effect, c.ci95) {
+            (Some(e), Some([lo, hi])) => {
+                format!("{} [{}, {}]", fmt_num(e), fmt_num(lo), fmt_num(hi))
+            }
+            (Some(e), None) => fmt_num(e),
+            _ => MISSING.into(),
+        };
+        let opt = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| MISSING.into());
+        let verdict = match c.verdict {
+            Verdict::Supported => "**supported**",
+            Verdict::Contradicted => "**contradicted**",
+            Verdict::NotResolved => "not resolved",
+        };
+        writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {effect} | {} | {} | {verdict} |",
+            cell(&c.statement),
+            cell(&c.source),
+            cell(&c.metric),
+            cell(&c.test),
+            c.n,
+            opt(c.effect_size_dz),
+            opt(c.p_value),
+        )?;
+    }
+    writeln!(md)?;
+    writeln!(
+        md,
+        "Effect: mean difference in the claim's direction (positive = as claimed). Supported / \
+         contradicted: significant at α = 0.05 for / against the claim; otherwise not resolved."
+    )?;
+    writeln!(md)?;
+    Ok(())
+}
+
 /// A paper table: one row per method, "ours" and "paper" side by side for each column.
-fn write_table(md: &mut String, t: &Table) -> std::fmt::Result {
+pub(crate) fn write_table(md: &mut String, t: &Table, heading: &str) -> std::fmt::Result {
     let caption = if t.caption.trim().is_empty() {
         "Table"
     } else {
         t.caption.as_str()
     };
-    writeln!(md, "## {}", inline(caption))?;
+    writeln!(md, "{heading} {}", inline(caption))?;
     writeln!(md)?;
     let mut header = String::from("| Method |");
     let mut rule = String::from("|---|");

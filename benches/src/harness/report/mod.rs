@@ -9,6 +9,7 @@
 
 mod bencher;
 mod markdown;
+pub mod readme;
 mod svg;
 
 pub use bencher::{bencher_metrics, BencherReporter, BENCHER_FILE};

@@ -214,9 +214,23 @@ pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
 
     let mut buf = String::new();
     {
-        let root =
+        let full =
             SVGBackend::with_string(&mut buf, (width.max(64), height.max(64))).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
+        full.fill(&WHITE).map_err(plot_err)?;
+        // The legend gets its own strip right of the plot, so it never covers data.
+        let labels: Vec<&Prepared> = prepared.iter().filter(|p| !p.label.is_empty()).collect();
+        let longest = labels
+            .iter()
+            .map(|p| p.label.chars().count())
+            .max()
+            .unwrap_or(0);
+        let strip = if labels.is_empty() {
+            0
+        } else {
+            (40 + 7 * longest as i32).clamp(90, (width.max(64) / 3) as i32)
+        };
+        let (root, legend) = full.split_horizontally(width.max(64) as i32 - strip);
+        draw_legend(&legend, &labels, fig.scatter)?;
         // plotters labels a log axis only from the first power of ten up: give it our own ticks.
         let log_x = || (x0..x1).log_scale().with_key_points(log_ticks(x0, x1));
         let log_y = || (y0..y1).log_scale().with_key_points(log_ticks(y0, y1));
@@ -229,6 +243,44 @@ pub fn render_figure(fig: &Figure, width: u32, height: u32) -> Result<String> {
         root.present().map_err(plot_err)?;
     }
     Ok(buf)
+}
+
+/// The legend in its own strip: a line (or dot) in the series colour and its label, one row
+/// each, truncated to the strip's width.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    labels: &[&Prepared],
+    scatter: bool,
+) -> Result<()> {
+    let (w, _) = area.dim_in_pixel();
+    let max_chars = ((w as i32 - 40) / 7).max(4) as usize;
+    for (i, p) in labels.iter().enumerate() {
+        let y = 60 + 20 * i as i32;
+        if scatter {
+            area.draw(&Circle::new((14, y), 3, p.color.filled()))
+                .map_err(plot_err)?;
+        } else {
+            area.draw(&PathElement::new(
+                vec![(4, y), (26, y)],
+                p.color.stroke_width(2),
+            ))
+            .map_err(plot_err)?;
+        }
+        let text: String = if p.label.chars().count() > max_chars {
+            let mut t: String = p.label.chars().take(max_chars - 1).collect();
+            t.push('…');
+            t
+        } else {
+            p.label.clone()
+        };
+        area.draw(&Text::new(
+            text,
+            (32, y - 7),
+            ("sans-serif", 13).into_font(),
+        ))
+        .map_err(plot_err)?;
+    }
+    Ok(())
 }
 
 fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
@@ -296,7 +348,6 @@ where
         }
     }
 
-    let mut legend = false;
     for p in prepared {
         let color = p.color;
         if fig.scatter {
@@ -319,33 +370,6 @@ where
                 }
             }
         }
-        if !p.label.is_empty() {
-            legend = true;
-            let scatter = fig.scatter;
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), u32>>())
-                .map_err(plot_err)?
-                .label(p.label.as_str())
-                .legend(
-                    move |(x, y)| -> DynElement<'static, SVGBackend<'a>, (i32, i32)> {
-                        if scatter {
-                            Circle::new((x + 10, y), 3, color.filled()).into_dyn()
-                        } else {
-                            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                                .into_dyn()
-                        }
-                    },
-                );
-        }
-    }
-    if legend {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .draw()
-            .map_err(plot_err)?;
     }
     Ok(())
 }

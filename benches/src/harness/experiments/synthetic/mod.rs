@@ -11,6 +11,7 @@ use super::cell::{
     counted, mean_curve, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
 };
 use super::{exact_iterations_budget, Availability, Context, Experiment, Findings, Plan, Prepared};
+use crate::harness::claims::{check_all, z_verdict, Against, Better, Claim};
 use crate::harness::methods::{MethodSpec, OuterSpec, METHOD_NAMES_NOTE};
 use crate::harness::record::{
     DataFile, Figure, MethodReport, RunRecord, Scale, Series, Stat, Table, TableRow,
@@ -226,10 +227,42 @@ impl Prepared for Fig1Plan {
             rows,
         });
         f.notes.extend(theorem_notes(methods, sqrt_d));
+        f.claims = check_all(&claims(sqrt_d), methods);
         f.notes.push(METHOD_NAMES_NOTE.to_string());
         self.fig1def(&mut f)?;
         Ok(f)
     }
+}
+
+/// Theorems 1–2 on the counterexample as claims over seeds.
+fn claims(sqrt_d: f64) -> Vec<Claim> {
+    let [fom, ufom, exact] = [&methods()[0], &methods()[1], &methods()[2]].map(|m| m.label.clone());
+    vec![
+        Claim {
+            statement: "FOM stalls: its final |∂M/∂θ| stays above √D".into(),
+            source: "Theorem 2, Fig. 1c".into(),
+            metric: "abs_grad".into(),
+            subject: fom.clone(),
+            against: Against::Value(sqrt_d, "√D".into()),
+            better: Better::Higher,
+        },
+        Claim::versus(
+            "UFOM (q = 0.1) ends nearer a stationary point than FOM (smaller final |∂M/∂θ|) at a matched call budget",
+            "Theorem 1, Fig. 1c",
+            "abs_grad",
+            &ufom,
+            &fom,
+            Better::Lower,
+        ),
+        Claim::versus(
+            "exact ends nearer a stationary point than FOM at a matched call budget",
+            "Fig. 1c",
+            "abs_grad",
+            &exact,
+            &fom,
+            Better::Lower,
+        ),
+    ]
 }
 
 /// The Theorem 1 / 2 verdicts in words.
@@ -376,6 +409,27 @@ impl Fig1Plan {
             }],
         });
         let last = |i: usize| series[i].y.last().copied().unwrap_or(f64::NAN);
+        let last_se = |i: usize| {
+            series[i]
+                .y_err
+                .as_ref()
+                .and_then(|e| e.last().copied())
+                .unwrap_or(f64::NAN)
+        };
+        let q_claim = Claim::versus(
+            "UFOM with q = q* ends nearer a stationary point than exact (q = 1) at a matched expected call budget",
+            "Fig. 1f",
+            "abs_grad",
+            "q*",
+            "q = 1",
+            Better::Lower,
+        );
+        f.claims.push(z_verdict(
+            &q_claim,
+            (last(1), last_se(1)),
+            (last(2), last_se(2)),
+            s.f_runs,
+        ));
         f.notes.push(format!(
             "Fig. 1f (α = 0.01): q* = {qstar:.3} (paper ≈ 0.08); after {budget:.0} expected calls mean |∂M/∂θ| is {:.4} (q = 0), {:.4} (q*), {:.4} (q = 1){}",
             last(0), last(1), last(2),

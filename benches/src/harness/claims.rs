@@ -1,0 +1,345 @@
+//! The paper's claims as tests. Each experiment lists the claims its runs can check ("adaptive
+//! UFOM ≥ FOM on test accuracy at a matched call budget"); [`Claim::check`] turns the runs into
+//! a verdict — supported, contradicted or not resolved — from a two-sided t-test at α = 0.05,
+//! paired over seeds (the same seed gives both methods the same data, initialisation and task
+//! draws), with the effect (mean difference in the claim's direction) and its 95 % interval.
+
+use super::record::{ClaimVerdict, MethodReport, RunStatus, Verdict};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+/// Significance level of every claim test.
+pub const ALPHA: f64 = 0.05;
+
+/// Which way the claim goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Better {
+    /// The subject's metric is higher (e.g. accuracy).
+    Higher,
+    /// The subject's metric is lower (e.g. loss, |∂M/∂θ|).
+    Lower,
+}
+
+/// What the subject is compared with.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Against {
+    /// Another method of the same experiment, paired by seed.
+    Method(String),
+    /// A fixed value (a one-sample test), with how the claim names it.
+    Value(f64, String),
+}
+
+/// A claim: `subject` is `better` than `against` on `metric` (final value of each run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claim {
+    /// The claim in words.
+    pub statement: String,
+    /// Where the paper makes it (e.g. "Table 1", "Theorem 2").
+    pub source: String,
+    /// Final metric compared.
+    pub metric: String,
+    /// Method label of the subject.
+    pub subject: String,
+    /// What it is compared with.
+    pub against: Against,
+    /// Direction.
+    pub better: Better,
+}
+
+impl Claim {
+    /// `subject` beats `other` on `metric` in direction `better`.
+    pub fn versus(
+        statement: &str,
+        source: &str,
+        metric: &str,
+        subject: &str,
+        other: &str,
+        better: Better,
+    ) -> Self {
+        Self {
+            statement: statement.into(),
+            source: source.into(),
+            metric: metric.into(),
+            subject: subject.into(),
+            against: Against::Method(other.into()),
+            better,
+        }
+    }
+
+    /// Whether `methods` holds every method the claim names (`--methods` may leave some out).
+    pub fn applies(&self, methods: &[MethodReport]) -> bool {
+        let has = |l: &str| methods.iter().any(|m| m.method == l);
+        has(&self.subject)
+            && match &self.against {
+                Against::Method(o) => has(o),
+                Against::Value(..) => true,
+            }
+    }
+
+    /// The verdict from the runs in `methods`.
+    pub fn check(&self, methods: &[MethodReport]) -> ClaimVerdict {
+        let finals = |label: &str| -> Vec<(u64, f64)> {
+            methods
+                .iter()
+                .filter(|m| m.method == label)
+                .flat_map(|m| &m.runs)
+                .filter(|r| r.status == RunStatus::Finished)
+                .filter_map(|r| r.final_metrics.get(&self.metric).map(|v| (r.seed, *v)))
+                .collect()
+        };
+        let sign = match self.better {
+            Better::Higher => 1.0,
+            Better::Lower => -1.0,
+        };
+        let subject = finals(&self.subject);
+        let (test, diffs): (String, Vec<f64>) = match &self.against {
+            Against::Method(other) => {
+                let other = finals(other);
+                let d = subject
+                    .iter()
+                    .filter_map(|(seed, a)| {
+                        other
+                            .iter()
+                            .find(|(s, _)| s == seed)
+                            .map(|(_, b)| sign * (a - b))
+                    })
+                    .collect();
+                ("paired t-test over seeds, two-sided".into(), d)
+            }
+            Against::Value(v, _) => (
+                "one-sample t-test over seeds, two-sided".into(),
+                subject.iter().map(|(_, a)| sign * (a - v)).collect(),
+            ),
+        };
+        let mut verdict = ClaimVerdict {
+            statement: self.statement.clone(),
+            source: self.source.clone(),
+            metric: self.metric.clone(),
+            test: format!("{test}, α = {ALPHA}"),
+            n: diffs.len(),
+            effect: None,
+            ci95: None,
+            effect_size_dz: None,
+            p_value: None,
+            verdict: Verdict::NotResolved,
+        };
+        let Some(t) = t_test(&diffs) else {
+            return verdict;
+        };
+        verdict.effect = Some(t.mean);
+        verdict.ci95 = Some(t.ci95);
+        verdict.effect_size_dz = t.dz;
+        verdict.p_value = Some(t.p);
+        verdict.verdict = if t.p >= ALPHA {
+            Verdict::NotResolved
+        } else if t.mean > 0.0 {
+            Verdict::Supported
+        } else {
+            Verdict::Contradicted
+        };
+        verdict
+    }
+}
+
+/// The verdicts of the claims that apply to `methods`.
+pub fn check_all(claims: &[Claim], methods: &[MethodReport]) -> Vec<ClaimVerdict> {
+    claims
+        .iter()
+        .filter(|c| c.applies(methods))
+        .map(|c| c.check(methods))
+        .collect()
+}
+
+/// A two-sided one-sample t-test of mean zero.
+struct TTest {
+    mean: f64,
+    ci95: [f64; 2],
+    /// Cohen's d_z = mean / sd (None when sd = 0).
+    dz: Option<f64>,
+    p: f64,
+}
+
+/// The t-test of `d` (None below two values). Identical differences (sd = 0) are a
+/// deterministic effect: p = 0 unless the mean is 0 too.
+fn t_test(d: &[f64]) -> Option<TTest> {
+    let n = d.len();
+    if n < 2 || d.iter().any(|x| !x.is_finite()) {
+        return None;
+    }
+    let mean = d.iter().sum::<f64>() / n as f64;
+    let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    if sd == 0.0 {
+        let p = if mean == 0.0 { 1.0 } else { 0.0 };
+        return Some(TTest {
+            mean,
+            ci95: [mean, mean],
+            dz: None,
+            p,
+        });
+    }
+    let se = sd / (n as f64).sqrt();
+    let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
+    let t = mean / se;
+    let p = 2.0 * (1.0 - dist.cdf(t.abs()));
+    let q = dist.inverse_cdf(1.0 - ALPHA / 2.0);
+    Some(TTest {
+        mean,
+        ci95: [mean - q * se, mean + q * se],
+        dz: Some(mean / sd),
+        p,
+    })
+}
+
+/// A verdict from two independent samples summarised by mean and standard error (a two-sided
+/// z-test; for simulations with many runs, e.g. Fig. 1f). `effect` = sign·(a − b).
+pub fn z_verdict(claim: &Claim, a: (f64, f64), b: (f64, f64), n: usize) -> ClaimVerdict {
+    let sign = match claim.better {
+        Better::Higher => 1.0,
+        Better::Lower => -1.0,
+    };
+    let effect = sign * (a.0 - b.0);
+    let se = (a.1 * a.1 + b.1 * b.1).sqrt();
+    let normal = statrs::distribution::Normal::new(0.0, 1.0).ok();
+    let (p, half) = match normal {
+        Some(nd) if se > 0.0 && effect.is_finite() => (
+            2.0 * (1.0 - nd.cdf((effect / se).abs())),
+            nd.inverse_cdf(1.0 - ALPHA / 2.0) * se,
+        ),
+        _ => (f64::NAN, f64::NAN),
+    };
+    ClaimVerdict {
+        statement: claim.statement.clone(),
+        source: claim.source.clone(),
+        metric: claim.metric.clone(),
+        test: format!("two-sample z-test over {n} simulated runs each, two-sided, α = {ALPHA}"),
+        n,
+        effect: Some(effect),
+        ci95: Some([effect - half, effect + half]),
+        effect_size_dz: None,
+        p_value: p.is_finite().then_some(p),
+        verdict: match p {
+            p if p.is_nan() || p >= ALPHA => Verdict::NotResolved,
+            _ if effect > 0.0 => Verdict::Supported,
+            _ => Verdict::Contradicted,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::methods::{MethodSpec, OuterSpec};
+    use crate::harness::record::{CallCount, RunRecord};
+    use hypergrad::optim::{OuterConfig, StepSchedule};
+    use hypergrad::EstimatorSpec;
+    use std::collections::BTreeMap;
+
+    fn method(label: &str, values: &[f64]) -> MethodReport {
+        let mut spec = MethodSpec::estimator(
+            EstimatorSpec::Fom,
+            OuterSpec {
+                optimizer: OuterConfig::Sgd(StepSchedule::Constant(0.1)),
+                clip: None,
+            },
+        );
+        spec.label = label.into();
+        MethodReport {
+            method: label.into(),
+            spec,
+            runs: values
+                .iter()
+                .enumerate()
+                .map(|(seed, v)| RunRecord {
+                    method: label.into(),
+                    seed: seed as u64,
+                    status: RunStatus::Finished,
+                    iterations: 1,
+                    calls: CallCount::default(),
+                    wall_s: 0.0,
+                    seconds_per_call: 0.0,
+                    peak_state_bytes: 0,
+                    final_metrics: BTreeMap::from([("acc".to_string(), *v)]),
+                    curve: Vec::new(),
+                    extra: BTreeMap::new(),
+                })
+                .collect(),
+            summary: BTreeMap::new(),
+            diverged: 0,
+            seconds_per_call: 0.0,
+        }
+    }
+
+    fn claim(better: Better) -> Claim {
+        Claim::versus("a beats b", "Table 1", "acc", "a", "b", better)
+    }
+
+    #[test]
+    fn a_consistent_paired_gain_is_supported_and_its_reverse_contradicted() {
+        // b is a plus seed noise; a is b + 2 ± 0.1: noise between seeds cancels in the pairs.
+        let b = [70.0, 80.0, 60.0, 75.0, 65.0];
+        let a: Vec<f64> = b
+            .iter()
+            .zip([2.1, 1.9, 2.0, 2.05, 1.95])
+            .map(|(x, d)| x + d)
+            .collect();
+        let m = [method("a", &a), method("b", &b)];
+        let v = claim(Better::Higher).check(&m);
+        assert_eq!(v.verdict, Verdict::Supported, "{v:?}");
+        assert_eq!(v.n, 5);
+        let e = v.effect.unwrap();
+        assert!((e - 2.0).abs() < 1e-9);
+        let [lo, hi] = v.ci95.unwrap();
+        assert!(lo > 1.8 && hi < 2.2, "{lo} {hi}");
+        // The same data against the claim's direction is contradicted.
+        assert_eq!(
+            claim(Better::Lower).check(&m).verdict,
+            Verdict::Contradicted
+        );
+    }
+
+    #[test]
+    fn noise_larger_than_the_effect_is_not_resolved() {
+        // Negative control: differences of both signs around zero.
+        let b = [70.0, 80.0, 60.0, 75.0, 65.0];
+        let a: Vec<f64> = b
+            .iter()
+            .zip([3.0, -4.0, 2.0, -1.0, 0.5])
+            .map(|(x, d)| x + d)
+            .collect();
+        let v = claim(Better::Higher).check(&[method("a", &a), method("b", &b)]);
+        assert_eq!(v.verdict, Verdict::NotResolved, "{v:?}");
+        assert!(v.p_value.unwrap() > ALPHA);
+        // One seed: no test at all.
+        let one = claim(Better::Higher).check(&[method("a", &[1.0]), method("b", &[0.0])]);
+        assert_eq!(
+            (one.verdict, one.n, one.p_value),
+            (Verdict::NotResolved, 1, None)
+        );
+    }
+
+    #[test]
+    fn the_p_value_matches_a_textbook_paired_t_test() {
+        // d = (1, 2, 3, 4): mean 2.5, sd 1.2910, t = 3.873 on 3 df, two-sided p = 0.03047.
+        let m = [method("a", &[1.0, 2.0, 3.0, 4.0]), method("b", &[0.0; 4])];
+        let v = claim(Better::Higher).check(&m);
+        assert!((v.p_value.unwrap() - 0.030466).abs() < 1e-5, "{v:?}");
+        assert!((v.effect_size_dz.unwrap() - 1.93649).abs() < 1e-4);
+        // 95 % interval: 2.5 ± 3.182·0.6455.
+        let [lo, hi] = v.ci95.unwrap();
+        assert!(
+            (lo - 0.4457).abs() < 1e-3 && (hi - 4.5543).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+    }
+
+    #[test]
+    fn one_sample_claims_compare_with_a_value() {
+        let c = Claim {
+            against: Against::Value(0.245, "√D".into()),
+            ..claim(Better::Higher)
+        };
+        let above = c.check(&[method("a", &[0.35, 0.36, 0.33, 0.37, 0.34])]);
+        assert_eq!(above.verdict, Verdict::Supported);
+        let below = c.check(&[method("a", &[0.03, 0.01, 0.05, 0.02, 0.04])]);
+        assert_eq!(below.verdict, Verdict::Contradicted);
+    }
+}
