@@ -24,10 +24,16 @@ verify-report:
     cargo test -p verify
     cp target/verify.json reports/verify.json
 
-# Regenerate the reports in reports/ at default scale (2-core CPU, < 20 minutes): every
-# experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir).
+# Regenerate the reports in reports/ at default scale (2-core CPU, under 30 minutes): every
+# experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir); then rewrite the
+# README's result blocks from them.
 bench *ARGS:
     cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
+    cargo run --release -p ufom-bench -- report reports --readme README.md
+
+# Re-render Markdown, SVG, bencher.json and the README's result blocks from reports/*.json.
+report:
+    cargo run --release -p ufom-bench -- report reports --readme README.md
 
 # The whole suite in under a minute (what CI's smoke test runs), into reports/smoke.
 bench-smoke *ARGS:
