@@ -419,3 +419,39 @@ fn data_fetch_refuses_a_data_dir() {
         String::from_utf8_lossy(&info.stderr)
     );
 }
+
+/// A new estimator reaches the CLI through its registry entry alone: `truncated` with
+/// `--param k=r` gives the stored-exact hypergradient, a smaller K another one; a missing or
+/// unknown setting is refused by name.
+#[test]
+fn truncated_is_selectable_with_its_setting() {
+    let base = [
+        "hypergrad",
+        "--problem",
+        "counterexample",
+        "--theta",
+        "3",
+        "--json",
+        "--estimator",
+    ];
+    let run = |extra: &[&str]| json(&[&base[..], extra].concat());
+    let exact = run(&["stored_exact"]);
+    let full = run(&["truncated", "--param", "k=10"]);
+    let short = run(&["truncated", "--param", "k=3"]);
+    assert_eq!(full["grad"], exact["grad"]);
+    assert_eq!(full["estimator"], "truncated(k=10)");
+    assert_ne!(short["grad"], exact["grad"]);
+    assert_eq!(short["calls"]["hvp"], 6, "two tasks × K = 3 HVPs");
+    for (extra, want) in [
+        (&["truncated"][..], "`k`"),
+        (
+            &["truncated", "--param", "k=3", "--param", "z=1"][..],
+            "`z`",
+        ),
+    ] {
+        let out = ufom(&[&base[..], extra].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+}

@@ -41,12 +41,16 @@ pub struct HypergradArgs {
     theta: Vec<f64>,
     /// The estimator: fom (Alg. 3), stored_exact (Alg. 2), recompute_exact (Alg. 4, q = 1),
     /// ufom (Alg. 4; needs --q), adaptive (§4.5, the paper's settings; its first draw uses
-    /// q_min), unrolled (back-propagation through the unrolled inner loop, the reference).
+    /// q_min), truncated (the last K steps; needs --param k=K), unrolled (back-propagation
+    /// through the unrolled inner loop, the reference).
     #[arg(long, value_name = "NAME")]
     estimator: String,
     /// Probability of the exact branch for `ufom`, in (0, 1].
     #[arg(long, value_parser = probability)]
     q: Option<f64>,
+    /// Another setting of the estimator, e.g. `--param k=5` for `truncated` (repeatable).
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = param)]
+    params: Vec<(String, serde_json::Value)>,
     /// Seed of every random draw (ξ, sampled tasks).
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -57,7 +61,11 @@ pub struct HypergradArgs {
 
 /// Runs the subcommand.
 pub fn run(a: &HypergradArgs) -> Result<()> {
-    let spec = EstimatorSpec::parse(&a.estimator, a.q)?;
+    let mut params = a.params.clone();
+    if let Some(q) = a.q {
+        params.push(("q".into(), q.into()));
+    }
+    let spec = EstimatorSpec::parse_with(&a.estimator, params)?;
     let device = Device::Cpu;
     match a.problem {
         ProblemArg::Counterexample => {
@@ -77,6 +85,18 @@ pub fn run(a: &HypergradArgs) -> Result<()> {
             evaluate(a, "mlp", p, &like, &spec)
         }
     }
+}
+
+/// `KEY=VALUE` (clap value parser): the value as a JSON number or boolean, else a string.
+fn param(s: &str) -> Result<(String, serde_json::Value), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))?;
+    if k.is_empty() {
+        return Err(format!("`{s}` has no key"));
+    }
+    let value = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
+    Ok((k.to_string(), value))
 }
 
 /// θ shaped like the problem's: `values` broadcast from one value or taken one per coordinate.

@@ -8,6 +8,7 @@
 //! | [`RecomputeExact`] | Alg. 4 with q = 1 | O(1) | r + 1 + r(r−1)/2 | r |
 //! | [`Ufom`] | Alg. 4 (eq. 12–13) | O(1) | r + 1 + ξ·r(r−1)/2 | ξ·r |
 //! | [`AdaptiveUfom`] | §4.5 (eq. 20–24) | O(1) | as UFOM with q = max(q*, q_min) | |
+//! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K) | r + 1 | K |
 //! | [`Unrolled`] | autodiff through the inner loop (reference) | O(r) graph | | |
 
 mod adaptive;
@@ -15,6 +16,7 @@ mod fom;
 mod inner_loop;
 mod recompute_exact;
 mod stored_exact;
+mod truncated;
 mod ufom;
 mod unrolled;
 
@@ -22,6 +24,7 @@ pub use adaptive::{AdaptiveConfig, AdaptiveUfom};
 pub use fom::Fom;
 pub use recompute_exact::RecomputeExact;
 pub use stored_exact::StoredExact;
+pub use truncated::Truncated;
 pub use ufom::Ufom;
 pub use unrolled::Unrolled;
 
@@ -143,16 +146,28 @@ pub enum EstimatorSpec {
     },
     /// Adaptive UFOM (§4.5).
     Adaptive(AdaptiveConfig),
+    /// Truncated back-propagation through the last `k` inner steps (biased for k < r).
+    Truncated {
+        /// Steps back-propagated through (≥ 1).
+        k: usize,
+    },
     /// Unrolled autodiff reference (needs [`UnrolledReference`] oracles).
     Unrolled,
 }
 
 impl EstimatorSpec {
     /// From a CLI name (the serde `kind`: `fom`, `stored_exact`, `recompute_exact`, `ufom`,
-    /// `adaptive`, `unrolled`) and `--q`, through serde, so every registered variant parses and
-    /// an unknown name lists them all. Variants with settings other than q take their serde
-    /// defaults (e.g. the paper's adaptive settings).
+    /// `adaptive`, `truncated`, `unrolled`) and `--q`; see [`EstimatorSpec::parse_with`].
     pub fn parse(name: &str, q: Option<f64>) -> Result<Self> {
+        let params = q.map(|q| ("q".to_string(), q.into())).into_iter().collect();
+        Self::parse_with(name, params)
+    }
+
+    /// From a name and settings (`q` = 0.1, `k` = 5, ...), through serde, so every registered
+    /// variant parses without code of its own and an unknown name lists them all. Settings a
+    /// variant does not have are refused; those it has but are not given take their serde
+    /// defaults (e.g. the paper's adaptive settings).
+    pub fn parse_with(name: &str, params: Vec<(String, serde_json::Value)>) -> Result<Self> {
         if matches!(name, "exact" | "recompute") {
             return Err(invalid(
                 "estimator",
@@ -162,22 +177,27 @@ impl EstimatorSpec {
         }
         let mut fields = serde_json::Map::new();
         fields.insert("kind".into(), name.into());
-        if let Some(q) = q {
-            fields.insert("q".into(), q.into());
+        for (k, v) in &params {
+            fields.insert(k.clone(), v.clone());
         }
         let spec: Self = serde_json::from_value(fields.into()).map_err(|e| {
-            let hint = if e.to_string().contains("missing field `q`") {
-                "needs --q in (0, 1]".to_string()
-            } else {
-                e.to_string()
+            let text = e.to_string();
+            let hint = match text.split('`').nth(1) {
+                Some(field) if text.starts_with("missing field") => {
+                    format!("needs its setting `{field}` (--{field} or --param {field}=VALUE)")
+                }
+                _ => text,
             };
             invalid("estimator", name, &hint)
         })?;
-        if let Some(q) = q.filter(|_| !matches!(spec, Self::Ufom { .. })) {
+        let known = serde_json::to_value(&spec).unwrap_or_default();
+        if let Some((key, _)) = params.iter().find(|(k, _)| known.get(k).is_none()) {
             return Err(invalid(
-                "q",
-                q,
-                &format!("--q applies to ufom only, not {name} (adaptive chooses its own q)"),
+                "estimator setting",
+                key,
+                &format!(
+                    "{name} has no setting `{key}` (`--q` is UFOM's probability; adaptive chooses its own q)"
+                ),
             ));
         }
         spec.validate()?;
@@ -215,6 +235,7 @@ impl EstimatorSpec {
                 )
             }
             Self::Adaptive(cfg) => format!("adaptive{}", clip(&cfg.backward_clip)),
+            Self::Truncated { k } => format!("truncated_k{k}"),
             Self::Unrolled => "unrolled".into(),
         }
     }
@@ -230,6 +251,7 @@ impl EstimatorSpec {
             }
             Self::Ufom { q, backward_clip } => Box::new(Ufom::new(*q)?.clipped(*backward_clip)?),
             Self::Adaptive(cfg) => Box::new(AdaptiveUfom::new(cfg.clone())?),
+            Self::Truncated { k } => Box::new(Truncated::new(*k)?),
             Self::Unrolled => {
                 return Err(invalid(
                     "estimator",
@@ -264,6 +286,7 @@ mod tests {
             ("ufom", Some(0.25), "ufom_q0.25"),
             ("adaptive", None, "adaptive"),
             ("unrolled", None, "unrolled"),
+            ("stored_exact", None, "stored_exact"),
         ] {
             let spec = EstimatorSpec::parse(name, q).expect(name);
             assert_eq!(spec.label(), label);
@@ -289,7 +312,12 @@ mod tests {
         );
         assert!(err("exact", None).contains("ambiguous"));
         assert!(err("ufom", None).contains("--q"));
-        assert!(err("fom", Some(0.5)).contains("ufom only"));
+        assert!(err("fom", Some(0.5)).contains("no setting `q`"));
+        let truncated = EstimatorSpec::parse_with("truncated", vec![("k".into(), 3.into())]);
+        assert_eq!(truncated.ok(), Some(EstimatorSpec::Truncated { k: 3 }));
+        assert!(err("truncated", None).contains("`k`"));
+        let zero = EstimatorSpec::parse_with("truncated", vec![("k".into(), 0.into())]);
+        assert!(zero.is_err());
         assert!(err("ufom", Some(1.5)).contains("0 < q <= 1"));
         let clip = EstimatorSpec::Ufom {
             q: 0.1,
