@@ -180,6 +180,9 @@ pub fn train_cell<O: Oracles>(
         }
     }
     let diverged = obs.non_finite || summary.termination == Termination::Diverged;
+    // A diagnostic that never changed over the run (e.g. fixed UFOM's q) is not a series: its
+    // value is in the method's spec. Keeping it would only repeat one number per step.
+    obs.extra.retain(|_, v| v.windows(2).any(|w| w[0] != w[1]));
     let final_metrics = obs
         .curve
         .last()
