@@ -1,5 +1,5 @@
-//! Test 3 — stored exact (Alg. 2) ≡ recompute exact (Alg. 4 at q = 1) ≡ unrolled autodiff, and
-//! all match central finite differences of M^(r)(θ) = L_out(θ, U^(r)(θ, T), T) (eq. 4).
+//! Test 3 — stored exact (Alg. 2) ≡ recompute exact (Alg. 4 at q = 1) ≡ checkpointed exact
+//! (binomial checkpointing with ⌈√r⌉, 1 and 2 slots) ≡ unrolled autodiff, and all match central finite differences of M^(r)(θ) = L_out(θ, U^(r)(θ, T), T) (eq. 4).
 //!
 //! A deterministic proptest (ChaCha, fixed seed, 32 cases, no persistence) over random small
 //! problems: the quadratic family (dim θ 1..=4, dim φ 1..=5, r ∈ 1..=15, per-step α_j ∈
@@ -11,14 +11,15 @@
 //! `MlpAnalytic` (recorded as `equivalence/proptest_analytic/...`; its finite differences take
 //! the inner steps with the analytic ∂L_in/∂φ, its unrolled reference is autodiff's).
 //!
-//! Negative controls: the same comparison with the engine's stored and recompute estimators run
+//! Negative controls: the same comparison with the engine's stored, recompute and checkpointed
+//! estimators run
 //! on sabotaged oracles — HVP sign flipped, the cross term (∂²L_in/∂θ∂φ)ᵀv dropped, (∂V/∂θ)ᵀv
 //! dropped — must fail (relative error > 1e-3) on every problem where the sabotaged term is
 //! non-zero; on the MLP through both oracles.
 
 use candle_core::{DType, Device};
 use hypergrad::check::relative_error;
-use hypergrad::estimators::{RecomputeExact, StoredExact, Unrolled};
+use hypergrad::estimators::{Checkpointed, RecomputeExact, StoredExact, Unrolled};
 use hypergrad::problems::{
     Counterexample, MlpAnalytic, MlpConfig, MlpData, MlpHypercleaning, Quadratic, QuadraticConfig,
 };
@@ -133,6 +134,13 @@ fn errors<O: ProblemOracles>(
     let fd = o.inner().finite_difference_gradient(theta, task, 1e-5)?;
     let mut exact =
         relative_error(&recompute, &stored, 1e-12).max(relative_error(&unrolled, &stored, 1e-12));
+    for slots in [None, Some(1), Some(2)] {
+        let checkpointed = Checkpointed::new(slots)?
+            .estimate(o, theta, task, &mut r)?
+            .grad
+            .to_vec()?;
+        exact = exact.max(relative_error(&checkpointed, &stored, 1e-12));
+    }
     if let Some(c) = closed {
         exact = exact.max(relative_error(&stored, &c, 1e-12));
     }
@@ -327,8 +335,13 @@ fn sabotaged_error<O: UnrolledReference>(
         .estimate(o, theta, task, &mut r)?
         .grad
         .to_vec()?;
+    let checkpointed = Checkpointed::new(Some(2))?
+        .estimate(o, theta, task, &mut r)?
+        .grad
+        .to_vec()?;
     Ok(relative_error(&stored, &reference, 1e-12)
-        .min(relative_error(&recompute, &reference, 1e-12)))
+        .min(relative_error(&recompute, &reference, 1e-12))
+        .min(relative_error(&checkpointed, &reference, 1e-12)))
 }
 
 fn control(name: &str, err: f64) -> Record {

@@ -9,11 +9,20 @@
 //! | [`Ufom`] | Alg. 4 (eq. 12–13) | O(1) | r + 1 + ξ·r(r−1)/2 | ξ·r |
 //! | [`AdaptiveUfom`] | §4.5 (eq. 20–24) | O(1) | as UFOM with q = max(q*, q_min) | |
 //! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K) | r + 1 | K |
+//! | [`Checkpointed`] | Alg. 2 with s binomial checkpoints (Griewank) | O(s), s = ⌈√r⌉ | r + 1 + recomputation | r |
+//! | [`AidCg`] | AID-BiO, N conjugate-gradient steps (Ji et al.) | O(1) | r + 1 | N (+1 warm) |
+//! | [`Neumann`] | stocBiO's Neumann series, Q terms (Ji et al.) | O(1) | r + 1 | Q + 1 |
 //! | [`Unrolled`] | autodiff through the inner loop (reference) | O(r) graph | | |
+//!
+//! ITD-BiO of the stocBiO paper (back-propagation through the inner iterations) is
+//! [`StoredExact`]; its AID-BiO is [`AidCg`].
 
 mod adaptive;
+mod aid_cg;
+mod checkpointed;
 mod fom;
 mod inner_loop;
+mod neumann;
 mod recompute_exact;
 mod stored_exact;
 mod truncated;
@@ -21,7 +30,10 @@ mod ufom;
 mod unrolled;
 
 pub use adaptive::{AdaptiveConfig, AdaptiveUfom};
+pub use aid_cg::AidCg;
+pub use checkpointed::Checkpointed;
 pub use fom::Fom;
+pub use neumann::Neumann;
 pub use recompute_exact::RecomputeExact;
 pub use stored_exact::StoredExact;
 pub use truncated::Truncated;
@@ -151,13 +163,39 @@ pub enum EstimatorSpec {
         /// Steps back-propagated through (≥ 1).
         k: usize,
     },
+    /// Exact, with binomial checkpointing: `slots` stored states (default ⌈√r⌉).
+    Checkpointed {
+        /// Checkpoints (≥ 1); absent = ⌈√r⌉.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slots: Option<usize>,
+    },
+    /// AID-BiO: implicit differentiation at φ_r with `cg_steps` conjugate-gradient steps.
+    AidCg {
+        /// CG steps N (≥ 1), one HVP each.
+        cg_steps: usize,
+        /// Start CG from the previous call's solution (AID-BiO's warm start).
+        #[serde(default = "yes")]
+        warm_start: bool,
+    },
+    /// stocBiO's Neumann-series implicit gradient with `terms` products.
+    Neumann {
+        /// Q: the series has Q + 1 terms (Q + 1 HVPs).
+        terms: usize,
+        /// Step η of the series; absent = the last inner step size.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        eta: Option<f64>,
+    },
     /// Unrolled autodiff reference (needs [`UnrolledReference`] oracles).
     Unrolled,
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl EstimatorSpec {
     /// From a CLI name (the serde `kind`: `fom`, `stored_exact`, `recompute_exact`, `ufom`,
-    /// `adaptive`, `truncated`, `unrolled`) and `--q`; see [`EstimatorSpec::parse_with`].
+    /// `adaptive`, `truncated`, `checkpointed`, `aid_cg`, `neumann`, `unrolled`) and `--q`; see [`EstimatorSpec::parse_with`].
     pub fn parse(name: &str, q: Option<f64>) -> Result<Self> {
         let params = q.map(|q| ("q".to_string(), q.into())).into_iter().collect();
         Self::parse_with(name, params)
@@ -236,6 +274,17 @@ impl EstimatorSpec {
             }
             Self::Adaptive(cfg) => format!("adaptive{}", clip(&cfg.backward_clip)),
             Self::Truncated { k } => format!("truncated_k{k}"),
+            Self::Checkpointed { slots: None } => "checkpointed".into(),
+            Self::Checkpointed { slots: Some(s) } => format!("checkpointed_s{s}"),
+            Self::AidCg {
+                cg_steps,
+                warm_start,
+            } => format!("aid_cg_n{cg_steps}{}", if *warm_start { "" } else { "_cold" }),
+            Self::Neumann { terms, eta } => format!(
+                "neumann_q{terms}{}",
+                eta.map(|e| format!("_eta{}", crate::params::compact(e)))
+                    .unwrap_or_default()
+            ),
             Self::Unrolled => "unrolled".into(),
         }
     }
@@ -252,6 +301,12 @@ impl EstimatorSpec {
             Self::Ufom { q, backward_clip } => Box::new(Ufom::new(*q)?.clipped(*backward_clip)?),
             Self::Adaptive(cfg) => Box::new(AdaptiveUfom::new(cfg.clone())?),
             Self::Truncated { k } => Box::new(Truncated::new(*k)?),
+            Self::Checkpointed { slots } => Box::new(Checkpointed::new(*slots)?),
+            Self::AidCg {
+                cg_steps,
+                warm_start,
+            } => Box::new(AidCg::new(*cg_steps, *warm_start)?),
+            Self::Neumann { terms, eta } => Box::new(Neumann::new(*terms, *eta)?),
             Self::Unrolled => {
                 return Err(invalid(
                     "estimator",
@@ -286,7 +341,7 @@ mod tests {
             ("ufom", Some(0.25), "ufom_q0.25"),
             ("adaptive", None, "adaptive"),
             ("unrolled", None, "unrolled"),
-            ("stored_exact", None, "stored_exact"),
+            ("checkpointed", None, "checkpointed"),
         ] {
             let spec = EstimatorSpec::parse(name, q).expect(name);
             assert_eq!(spec.label(), label);
@@ -316,6 +371,23 @@ mod tests {
         let truncated = EstimatorSpec::parse_with("truncated", vec![("k".into(), 3.into())]);
         assert_eq!(truncated.ok(), Some(EstimatorSpec::Truncated { k: 3 }));
         assert!(err("truncated", None).contains("`k`"));
+        let with = |name, key: &str, v: serde_json::Value| {
+            EstimatorSpec::parse_with(name, vec![(key.into(), v)])
+        };
+        let aid = with("aid_cg", "cg_steps", 10.into()).expect("aid");
+        assert_eq!(aid.label(), "aid_cg_n10");
+        assert_eq!(
+            with("neumann", "terms", 5.into()).map(|s| s.label()).ok(),
+            Some("neumann_q5".into())
+        );
+        assert_eq!(
+            with("checkpointed", "slots", 3.into()).map(|s| s.label()).ok(),
+            Some("checkpointed_s3".into())
+        );
+        assert!(with("checkpointed", "slots", 0.into()).is_err());
+        assert!(with("aid_cg", "cg_steps", 0.into()).is_err());
+        assert!(with("neumann", "eta", (-1.0).into()).is_err());
+        assert!(err("neumann", None).contains("`terms`"));
         let zero = EstimatorSpec::parse_with("truncated", vec![("k".into(), 0.into())]);
         assert!(zero.is_err());
         assert!(err("ufom", Some(1.5)).contains("0 < q <= 1"));

@@ -226,6 +226,27 @@ impl Quadratic {
             .collect()
     }
 
+    /// The implicit-function hypergradient d/dθ L_out(θ, φ*(θ), T) at the inner minimiser
+    /// φ* = A⁻¹(Bθ + c), which r → ∞ inner steps approach: λθ + Kᵀφ* + (A⁻¹B)ᵀ(φ* − y + Kθ).
+    /// What AID and the Neumann series estimate (as N, Q → ∞ at φ_r → φ*).
+    pub fn implicit_gradient(&self, theta: &[f64], task: &QuadraticTask) -> Vec<f64> {
+        let (s, p) = (self.cfg.s, self.cfg.p);
+        let rhs: Vec<f64> = matvec(&self.b, p, theta)
+            .iter()
+            .zip(&task.c)
+            .map(|(b, c)| b + c)
+            .collect();
+        let phi = solve_spd(&self.a, &rhs);
+        let k_theta = matvec(&self.k, p, theta);
+        let resid: Vec<f64> = (0..p).map(|i| phi[i] - task.y[i] + k_theta[i]).collect();
+        // (A⁻¹B)ᵀ resid = Bᵀ A⁻¹ resid (A symmetric).
+        let bt_w = matvec_t(&self.b, s, &solve_spd(&self.a, &resid));
+        let kt_phi = matvec_t(&self.k, s, &phi);
+        (0..s)
+            .map(|j| self.cfg.lambda * theta[j] + kt_phi[j] + bt_w[j])
+            .collect()
+    }
+
     /// L_out(θ, U^(r)(θ, T), T) in plain f64.
     pub fn objective(&self, theta: &[f64], task: &QuadraticTask) -> f64 {
         let p = self.cfg.p;
@@ -235,6 +256,31 @@ impl Quadratic {
             + 0.5 * self.cfg.lambda * theta.iter().map(|x| x * x).sum::<f64>()
             + (0..p).map(|i| phi[i] * k_theta[i]).sum::<f64>()
     }
+}
+
+/// x with A x = b for symmetric positive definite A (row-major n × n), by Cholesky.
+fn solve_spd(a: &[f64], b: &[f64]) -> Vec<f64> {
+    let n = b.len();
+    let mut l = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let sum: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
+            l[i * n + j] = if i == j {
+                (a[i * n + i] - sum).sqrt()
+            } else {
+                (a[i * n + j] - sum) / l[j * n + j]
+            };
+        }
+    }
+    let mut y = vec![0.0; n];
+    for i in 0..n {
+        y[i] = (b[i] - (0..i).map(|k| l[i * n + k] * y[k]).sum::<f64>()) / l[i * n + i];
+    }
+    let mut x = vec![0.0; n];
+    for i in (0..n).rev() {
+        x[i] = (y[i] - (i + 1..n).map(|k| l[k * n + i] * x[k]).sum::<f64>()) / l[i * n + i];
+    }
+    x
 }
 
 fn col(t: &Tensor) -> Result<Tensor> {
