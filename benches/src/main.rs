@@ -53,6 +53,9 @@ enum Command {
     Data(data_cmd::DataArgs),
     /// Run benchmark experiments under matched function-call budgets and write reports.
     Bench(cli::bench::BenchArgs),
+    /// Map every estimator setting's bias², variance and cost on four problems (map.json,
+    /// map.md, one SVG per problem).
+    Map(cli::map::MapArgs),
     /// Re-render Markdown, SVG and dashboard files from a folder's experiment JSON reports.
     Report(cli::report::ReportArgs),
 }
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Data(a) => data_cmd::run(a),
         Command::Bench(a) => cli::bench::run(a),
         Command::Report(a) => cli::report::run(a),
+        Command::Map(a) => cli::map::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

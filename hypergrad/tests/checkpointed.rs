@@ -30,7 +30,11 @@ fn checkpointing_trades_recomputation_for_memory() -> Result<()> {
         let err = hypergrad::check::relative_error(&e.grad.to_vec()?, &want, 1e-12);
         assert!(err < 1e-12, "slots {slots}: {err:e}");
         assert_eq!(e.calls.hvp, r, "slots {slots}");
-        assert!(e.peak_states <= slots + 2, "slots {slots}: {}", e.peak_states);
+        assert!(
+            e.peak_states <= slots + 2,
+            "slots {slots}: {}",
+            e.peak_states
+        );
         assert!(e.calls.grad >= previous_grad_calls, "slots {slots}");
         assert!(e.calls.grad <= recompute.calls.grad, "slots {slots}");
         if slots + 1 >= r as usize {
@@ -38,7 +42,11 @@ fn checkpointing_trades_recomputation_for_memory() -> Result<()> {
         }
         println!(
             "slots {slots}: {} gradient calls, {} states (stored exact: {}, {}; recompute: {}, 1)",
-            e.calls.grad, e.peak_states, stored.calls.grad, stored.peak_states, recompute.calls.grad
+            e.calls.grad,
+            e.peak_states,
+            stored.calls.grad,
+            stored.peak_states,
+            recompute.calls.grad
         );
         previous_grad_calls = e.calls.grad;
     }

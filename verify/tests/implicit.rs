@@ -76,7 +76,10 @@ fn spectrum<O: Oracles<Task = QuadraticTask>>(o: &O, s: &Setup) -> Result<(f64, 
         for _ in 0..500 {
             v = v.scale(1.0 / v.sq_norm()?.sqrt())?;
             let (_, hv) = o.inner_hvp(&s.theta, &phi, &s.task, &v)?;
-            let w = v.scale(shift)?.sub(&hv)?.scale(if shift > 0.0 { 1.0 } else { -1.0 })?;
+            let w = v
+                .scale(shift)?
+                .sub(&hv)?
+                .scale(if shift > 0.0 { 1.0 } else { -1.0 })?;
             lambda = v.dot(&w)?;
             v = w;
         }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod hypergrad;
+pub mod map;
 pub mod report;
 pub mod theory;
 

@@ -4,6 +4,7 @@
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::PathBuf;
+use ufom_bench::harness::map::{render as map_render, MapReport, MAP_SCHEMA_VERSION};
 use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
 use ufom_bench::harness::report::{readme, write_all};
 use ufom_bench::harness::store::{read_json, write_atomic};
@@ -33,11 +34,24 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         .collect();
     paths.sort();
     let mut reports: Vec<ExperimentReport> = Vec::new();
+    let mut map: Option<MapReport> = None;
     for path in &paths {
         // Other JSON files (dashboard, perf, verify) are not experiment reports: skipped.
         let Ok(value) = read_json::<serde_json::Value>(path) else {
             continue;
         };
+        if value.get("kind").and_then(|k| k.as_str()) == Some("estimator_map") {
+            let version = value.get("schema_version").and_then(|v| v.as_u64());
+            if version != Some(u64::from(MAP_SCHEMA_VERSION)) {
+                bail!(
+                    "{}: map schema version {} is not this build's {MAP_SCHEMA_VERSION}; rerun `ufom map` to regenerate it",
+                    path.display(),
+                    version.map_or("missing".into(), |v| v.to_string())
+                );
+            }
+            map = Some(read_json(path)?);
+            continue;
+        }
         if value.get("experiment").is_none() || value.get("methods").is_none() {
             continue;
         }
@@ -62,17 +76,23 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         }
         reports.push(report);
     }
-    if reports.is_empty() {
+    if reports.is_empty() && map.is_none() {
         bail!(
-            "no experiment report (<experiment>.json) in {}",
+            "no experiment report (<experiment>.json) or map.json in {}",
             a.dir.display()
         );
     }
     if let Some(readme) = &a.readme {
         let text = std::fs::read_to_string(readme)
             .with_context(|| format!("reading {}", readme.display()))?;
-        let updated = readme::update(&text, &reports)
-            .with_context(|| format!("updating {}", readme.display()))?;
+        let updated = readme::update_with(&text, |name| match (name, &map) {
+            ("map", Some(m)) => Some(map_render::readme_block(m)),
+            _ => reports
+                .iter()
+                .find(|r| r.experiment == name)
+                .map(readme::render_block),
+        })
+        .with_context(|| format!("updating {}", readme.display()))?;
         if a.check {
             if updated != text {
                 bail!(
@@ -90,8 +110,15 @@ pub fn run(a: &ReportArgs) -> Result<()> {
         write_atomic(readme, updated.as_bytes())?;
         println!("wrote {}", readme.display());
     }
-    for f in write_all(&reports, &a.dir)? {
-        println!("wrote {}", f.display());
+    if !reports.is_empty() {
+        for f in write_all(&reports, &a.dir)? {
+            println!("wrote {}", f.display());
+        }
+    }
+    if let Some(m) = &map {
+        for f in map_render::write_views(m, &a.dir)? {
+            println!("wrote {}", f.display());
+        }
     }
     Ok(())
 }

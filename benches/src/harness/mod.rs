@@ -7,6 +7,7 @@ pub mod claims;
 pub mod env;
 pub mod experiments;
 pub mod interrupt;
+pub mod map;
 pub mod methods;
 pub mod perf;
 pub mod record;

@@ -36,7 +36,11 @@ impl AidCg {
     /// Errors unless N ≥ 1.
     pub fn new(steps: usize, warm_start: bool) -> Result<Self> {
         if steps == 0 {
-            return Err(invalid("cg_steps", 0, "AID needs >= 1 conjugate-gradient step"));
+            return Err(invalid(
+                "cg_steps",
+                0,
+                "AID needs >= 1 conjugate-gradient step",
+            ));
         }
         Ok(Self {
             steps,
@@ -97,7 +101,11 @@ impl<O: Oracles> Estimator<O> for AidCg {
         if self.warm_start {
             self.previous = Some(v);
         }
-        let relative = if g_norm > 0.0 { rr.sqrt() / g_norm } else { 0.0 };
+        let relative = if g_norm > 0.0 {
+            rr.sqrt() / g_norm
+        } else {
+            0.0
+        };
         Ok(Estimate::new(b1.sub(&mixed)?, 3, state_bytes).with("cg_residual", relative))
     }
 }

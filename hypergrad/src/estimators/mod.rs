@@ -279,7 +279,10 @@ impl EstimatorSpec {
             Self::AidCg {
                 cg_steps,
                 warm_start,
-            } => format!("aid_cg_n{cg_steps}{}", if *warm_start { "" } else { "_cold" }),
+            } => format!(
+                "aid_cg_n{cg_steps}{}",
+                if *warm_start { "" } else { "_cold" }
+            ),
             Self::Neumann { terms, eta } => format!(
                 "neumann_q{terms}{}",
                 eta.map(|e| format!("_eta{}", crate::params::compact(e)))
@@ -381,7 +384,9 @@ mod tests {
             Some("neumann_q5".into())
         );
         assert_eq!(
-            with("checkpointed", "slots", 3.into()).map(|s| s.label()).ok(),
+            with("checkpointed", "slots", 3.into())
+                .map(|s| s.label())
+                .ok(),
             Some("checkpointed_s3".into())
         );
         assert!(with("checkpointed", "slots", 0.into()).is_err());

@@ -71,7 +71,10 @@ fn sizes(scale: Scale) -> (Sizes, &'static str) {
 }
 
 /// Table 1's methods: exact (memory-efficient), FOM, UFOM q = 0.1 and adaptive UFOM, each with
-/// outer Adam (the scale's learning rate).
+/// outer Adam (the scale's learning rate); then the other estimators of the sources under the
+/// same call budget (not in the paper's table): exact with ⌈√r⌉ checkpoints, truncated
+/// back-propagation through the last 5 steps, AID with 10 CG steps (warm start) and the
+/// Neumann series with Q = 10 (η = α).
 fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
     let adam = OuterSpec {
         optimizer: OuterConfig::Adam(AdamConfig {
@@ -90,6 +93,16 @@ fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
             backward_clip: None,
         },
         EstimatorSpec::Adaptive(AdaptiveConfig::default()),
+        EstimatorSpec::Checkpointed { slots: None },
+        EstimatorSpec::Truncated { k: 5 },
+        EstimatorSpec::AidCg {
+            cg_steps: 10,
+            warm_start: true,
+        },
+        EstimatorSpec::Neumann {
+            terms: 10,
+            eta: None,
+        },
     ]
     .into_iter()
     .map(|e| MethodSpec::estimator(e, adam))

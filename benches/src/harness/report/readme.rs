@@ -78,6 +78,17 @@ pub fn render_block(r: &ExperimentReport) -> String {
 /// `readme` with every generated block replaced by the block of its report. A block whose
 /// report is missing, or an unclosed block, is an error naming it.
 pub fn update(readme: &str, reports: &[ExperimentReport]) -> Result<String> {
+    update_with(readme, |name| {
+        reports
+            .iter()
+            .find(|r| r.experiment == name)
+            .map(render_block)
+    })
+}
+
+/// [`update`] with the blocks from `block(name)` (`None`: no such report) — experiment
+/// reports and the estimator map (`reports/map.json`) alike.
+pub fn update_with(readme: &str, block: impl Fn(&str) -> Option<String>) -> Result<String> {
     let mut out = String::with_capacity(readme.len());
     let mut rest = readme;
     while let Some(start) = rest.find("<!-- BEGIN reports/") {
@@ -94,13 +105,13 @@ pub fn update(readme: &str, reports: &[ExperimentReport]) -> Result<String> {
         let Some(end_at) = after.find(&end) else {
             bail!("README: `{begin}` has no `{end}`");
         };
-        let Some(report) = reports.iter().find(|r| r.experiment == name) else {
+        let Some(text) = block(name) else {
             bail!("README has a block for reports/{name}.json but there is no such report");
         };
         out.push_str(&rest[..start]);
         out.push_str(&begin);
         out.push_str("\n\n");
-        out.push_str(&render_block(report));
+        out.push_str(&text);
         out.push('\n');
         out.push_str(&end);
         rest = &after[end_at + end.len()..];
