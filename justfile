@@ -29,6 +29,12 @@ verify-report:
 # README's result blocks from them.
 bench *ARGS:
     cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
+    cargo run --release -p ufom-bench -- map --scale default --out reports
+    cargo run --release -p ufom-bench -- report reports --readme README.md
+
+# The bias–variance–cost map alone (default scale, under 10 minutes), then the README's blocks.
+map *ARGS:
+    cargo run --release -p ufom-bench -- map --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- report reports --readme README.md
 
 # Re-render Markdown, SVG, bencher.json and the README's result blocks from reports/*.json.

@@ -173,6 +173,28 @@ fn bad_arguments_exit_2_with_one_line() {
         &[
             "qstar", "--d2", "1", "--v2", "1", "--r", "5", "--eps", "0.7",
         ],
+        &["map", "--problem", "nope"],
+        &["map", "--samples", "1"],
+        &[
+            "hypergrad",
+            "--problem",
+            "quadratic",
+            "--theta",
+            "1",
+            "--estimator",
+            "aid_cg",
+            "--param",
+            "cg_steps=0",
+        ],
+        &[
+            "hypergrad",
+            "--problem",
+            "quadratic",
+            "--theta",
+            "1",
+            "--estimator",
+            "neumann",
+        ],
     ];
     for args in cases {
         let out = ufom(args);
@@ -453,5 +475,32 @@ fn truncated_is_selectable_with_its_setting() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(want), "{extra:?}: {err}");
+    }
+}
+
+#[test]
+fn the_sources_estimators_run_from_the_cli_with_their_calls() {
+    for (est, param, hvp) in [
+        ("checkpointed", "slots=2", 5),
+        ("aid_cg", "cg_steps=3", 3),
+        ("neumann", "terms=4", 5),
+    ] {
+        let v = json(&[
+            "hypergrad",
+            "--problem",
+            "quadratic",
+            "--theta",
+            "0.5",
+            "--estimator",
+            est,
+            "--param",
+            param,
+            "--json",
+        ]);
+        assert_eq!(v["calls"]["hvp"], hvp, "{est}: {v}");
+        assert!(
+            v["grad"].as_array().is_some_and(|g| g.len() == 3),
+            "{est}: {v}"
+        );
     }
 }

@@ -17,7 +17,7 @@ pub struct MapArgs {
     /// Only these problems (repeatable): counterexample, quadratic, mlp, convnet.
     #[arg(long = "problem", value_name = "NAME")]
     problems: Vec<String>,
-    /// Estimates per randomised setting (UFOM); default 200 (smoke 40).
+    /// Estimates per randomised setting (UFOM); default 1000 (smoke 40).
     #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
     samples: Option<u64>,
     /// Seed of every draw.

@@ -3,7 +3,7 @@
 //!
 //! 1. φ_r by r inner GD steps (eq. 2–3), then b1 = ∂L_out/∂θ, g = ∂L_out/∂φ at φ_r;
 //! 2. v ≈ H⁻¹ g with H = ∂²L_in/∂φ² at φ_r: N conjugate-gradient steps on H v = g, started
-//!    from the previous call's v (warm start) or from 0;
+//!    from the previous call's v (warm start) when its residual is below ‖g‖, else from 0;
 //! 3. G_AID = b1 − (∂²L_in/∂θ∂φ)ᵀ v.
 //!
 //! One CG step is one HVP call: [`Oracles::inner_hvp`] returns the mixed product with the
@@ -70,13 +70,20 @@ impl<O: Oracles> Estimator<O> for AidCg {
             .previous
             .take()
             .filter(|v| self.warm_start && v.check_shapes(&g).is_ok());
+        let cold = |g: ParamList| -> Result<_> { Ok((g.zeros_like()?, b1.zeros_like()?, g)) };
         let (mut v, mut mixed, mut resid) = match warm {
             Some(v) => {
                 let (m, hv) = o.inner_hvp(theta, &phi_r, task, &v)?;
                 let resid = g.sub(&hv)?;
-                (v, m, resid)
+                // A previous solution is a better start only if its residual is smaller than
+                // the cold start's (‖g‖); otherwise (θ moved, H indefinite) start from 0.
+                if resid.sq_norm()?.sqrt() < g_norm {
+                    (v, m, resid)
+                } else {
+                    cold(g)?
+                }
             }
-            None => (g.zeros_like()?, b1.zeros_like()?, g),
+            None => cold(g)?,
         };
         let mut dir = resid.clone();
         let mut rr = resid.sq_norm()?;

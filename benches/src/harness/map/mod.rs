@@ -131,12 +131,13 @@ pub struct MapConfig {
 }
 
 impl MapConfig {
-    /// The scale's defaults: 200 samples (smoke: 40), 3 repeats, seed 0.
+    /// The scale's defaults: 1000 samples (smoke: 40), 5 repeats (smoke: 3), seed 0.
     pub fn at(scale: Scale) -> Self {
+        let smoke = scale == Scale::Smoke;
         Self {
             scale,
-            samples: if scale == Scale::Smoke { 40 } else { 200 },
-            repeats: 3,
+            samples: if smoke { 40 } else { 1000 },
+            repeats: if smoke { 3 } else { 5 },
             seed: 0,
         }
     }

@@ -120,8 +120,9 @@ both relative to ‖G‖², G the exact hypergradient (stored exact, Alg. 2) at 
 The interval is the 99 % t-interval of the mean of uᵀ(g − G) along a fixed random unit u: \
 ∋ 0 where the data are consistent with an unbiased estimator. Calls and time are per estimate; \
 peak states are the bytes of inner states held at once. AID and Neumann differentiate the \
-inner minimiser φ*, not φ_r, so their bias at a finite r is the price of that model (and on MAML, \
-whose inner loss does not involve θ, they return ∂L_out/∂θ alone).";
+inner minimiser φ*, not φ_r, so their bias at a finite r is the price of that model; where the \
+inner loss does not involve θ (the counterexample, MAML) they, and truncation below K = r, \
+return ∂L_out/∂θ alone, and CG on an indefinite Hessian (the MLP) can move away from H⁻¹g.";
 
 /// The whole Markdown report.
 pub fn markdown(r: &MapReport) -> String {
