@@ -34,7 +34,7 @@ pub struct BenchArgs {
     /// Run seeds 0..N instead of the scale's default (finished cells of other seeds are kept).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     seeds: Option<u64>,
-    /// Size: smoke (< 1 min, CI), default (2-core CPU, < 20 min), paper (the paper's sizes; GPU).
+    /// Size: smoke (< 1 min, CI), default (2-core CPU, about 30 min), paper (the paper's sizes; GPU).
     #[arg(long, value_enum, default_value = "default")]
     scale: Scale,
     /// Output directory for reports.

@@ -16,7 +16,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub enum Scale {
     /// Seconds per experiment: CI's end-to-end check.
     Smoke,
-    /// Reduced sizes for a 2-core CPU (whole suite under 20 minutes).
+    /// Reduced sizes for a 2-core CPU (whole suite about 30 minutes).
     Default,
     /// The paper's sizes (meant for a GPU).
     Paper,

@@ -93,7 +93,7 @@ impl<O: Oracles> Estimator<O> for AidCg {
             }
             let (m_dir, h_dir) = o.inner_hvp(theta, &phi_r, task, &dir)?;
             let curvature = dir.dot(&h_dir)?;
-            if !(curvature > 0.0) {
+            if curvature.is_nan() || curvature <= 0.0 {
                 break;
             }
             let a = rr / curvature;
