@@ -117,18 +117,9 @@ pub fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
             q: UFOM_Q,
             backward_clip: None,
         },
-        EstimatorSpec::Checkpointed { slots: None },
-        EstimatorSpec::Truncated { k: 5 },
-        EstimatorSpec::AidCg {
-            cg_steps: 10,
-            warm_start: true,
-        },
-        EstimatorSpec::Neumann {
-            terms: 10,
-            eta: None,
-        },
     ]
     .into_iter()
+    .chain(ufom_bench::harness::methods::source_estimators())
     .map(|e| (e.label(), e))
     .collect()
 }

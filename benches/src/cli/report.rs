@@ -24,6 +24,25 @@ pub struct ReportArgs {
     check: bool,
 }
 
+/// Errors unless the JSON `value` read from `path` has `schema_version` = `want`.
+fn check_version(
+    path: &std::path::Path,
+    value: &serde_json::Value,
+    want: u32,
+    what: &str,
+    rerun: &str,
+) -> Result<()> {
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(want)) {
+        bail!(
+            "{}: {what} schema version {} is not this build's {want}; rerun `{rerun}` to regenerate it",
+            path.display(),
+            version.map_or("missing".into(), |v| v.to_string())
+        );
+    }
+    Ok(())
+}
+
 /// Runs the subcommand.
 pub fn run(a: &ReportArgs) -> Result<()> {
     let entries = std::fs::read_dir(&a.dir)
@@ -41,28 +60,14 @@ pub fn run(a: &ReportArgs) -> Result<()> {
             continue;
         };
         if value.get("kind").and_then(|k| k.as_str()) == Some("estimator_map") {
-            let version = value.get("schema_version").and_then(|v| v.as_u64());
-            if version != Some(u64::from(MAP_SCHEMA_VERSION)) {
-                bail!(
-                    "{}: map schema version {} is not this build's {MAP_SCHEMA_VERSION}; rerun `ufom map` to regenerate it",
-                    path.display(),
-                    version.map_or("missing".into(), |v| v.to_string())
-                );
-            }
+            check_version(path, &value, MAP_SCHEMA_VERSION, "map", "ufom map")?;
             map = Some(read_json(path)?);
             continue;
         }
         if value.get("experiment").is_none() || value.get("methods").is_none() {
             continue;
         }
-        let version = value.get("schema_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            bail!(
-                "{}: report schema version {} is not this build's {SCHEMA_VERSION}; rerun `ufom bench` to regenerate it",
-                path.display(),
-                version.map_or("missing".into(), |v| v.to_string())
-            );
-        }
+        check_version(path, &value, SCHEMA_VERSION, "report", "ufom bench")?;
         let report: ExperimentReport = read_json(path)?;
         if let Some(first) = reports.first() {
             if first.scale != report.scale {

@@ -111,6 +111,24 @@ impl MethodSpec {
     }
 }
 
+/// The other estimators of the sources at one representative setting each, as Table 1 and the
+/// perf benches run them: exact with ⌈√r⌉ checkpoints, truncated back-propagation through the
+/// last 5 steps, AID with 10 CG steps (warm start), the Neumann series with Q = 10 (η = α).
+pub fn source_estimators() -> [EstimatorSpec; 4] {
+    [
+        EstimatorSpec::Checkpointed { slots: None },
+        EstimatorSpec::Truncated { k: 5 },
+        EstimatorSpec::AidCg {
+            cg_steps: 10,
+            warm_start: true,
+        },
+        EstimatorSpec::Neumann {
+            terms: 10,
+            eta: None,
+        },
+    ]
+}
+
 /// FNV-1a of `text`, 16 hex digits: stable across runs and platforms.
 pub fn short_hash(text: &str) -> String {
     let mut h: u64 = 0xcbf29ce484222325;

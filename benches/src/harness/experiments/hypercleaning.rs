@@ -93,18 +93,9 @@ fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
             backward_clip: None,
         },
         EstimatorSpec::Adaptive(AdaptiveConfig::default()),
-        EstimatorSpec::Checkpointed { slots: None },
-        EstimatorSpec::Truncated { k: 5 },
-        EstimatorSpec::AidCg {
-            cg_steps: 10,
-            warm_start: true,
-        },
-        EstimatorSpec::Neumann {
-            terms: 10,
-            eta: None,
-        },
     ]
     .into_iter()
+    .chain(crate::harness::methods::source_estimators())
     .map(|e| MethodSpec::estimator(e, adam))
     .collect()
 }
