@@ -54,3 +54,18 @@ bench-paper *ARGS:
 perf:
     cargo bench -p ufom-bench --bench engine
     cargo bench -p ufom-bench --bench perf
+
+# Build `ufom` with the `cuda` feature on this machine (no GPU or CUDA install needed): installs
+# the CUDA 13.0 compiler and headers from NVIDIA's PyPI wheels into target/cuda-toolchain, then
+# builds target/cuda-build/release/ufom (PTX for compute capability $CUDA_COMPUTE_CAP, default 90).
+build-cuda *ARGS:
+    scripts/cuda-toolchain.sh {{ARGS}}
+
+# The CUDA build as a relocatable bundle for a GPU machine without Rust:
+# target/gpu-bundle/ufom-gpu.tar.gz (binary + launcher that finds the CUDA libraries).
+gpu-bundle:
+    scripts/gpu-bundle.sh
+
+# What this build finds and whether the device agrees with the CPU (`--device cpu` checks the CPU).
+doctor *ARGS:
+    cargo run --release -p ufom-bench -- doctor {{ARGS}}

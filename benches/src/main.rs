@@ -56,6 +56,9 @@ enum Command {
     /// Map every estimator setting's bias², variance and cost on four problems (map.json,
     /// map.md, one SVG per problem).
     Map(cli::map::MapArgs),
+    /// Say what this build finds (cuda feature, CUDA libraries, device) and check the device's
+    /// gradients and HVPs against the CPU on every built-in problem.
+    Doctor(cli::doctor::DoctorArgs),
     /// Re-render Markdown, SVG and dashboard files from a folder's experiment JSON reports.
     Report(cli::report::ReportArgs),
 }
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => cli::bench::run(a),
         Command::Report(a) => cli::report::run(a),
         Command::Map(a) => cli::map::run(a),
+        Command::Doctor(a) => cli::doctor::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

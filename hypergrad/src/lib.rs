@@ -10,6 +10,7 @@
 
 pub mod autodiff;
 pub mod check;
+pub mod device_check;
 pub mod driver;
 pub mod error;
 pub mod estimators;

@@ -14,6 +14,7 @@
 //! The max-pool pin doubles as the negative control: the checker must flag that op.
 
 use candle_core::{Tensor, D};
+use hypergrad::check::relative_error;
 use hypergrad::{nn, Result};
 use verify::opcheck::{inputs, Domain, OpCheck};
 use verify::report::{record_and_assert, Record, Verdict};
@@ -316,5 +317,53 @@ fn pin_candle_max_pool2d_backward_is_wrong() -> Result<()> {
         pinned,
         "max_pool2d backward changed in an unexpected way: ratios {ratios:?}"
     );
+    Ok(())
+}
+
+/// Every op's (∇L, H v) on CUDA device 0 against the CPU's, within 1e-9 (f64): with
+/// `--features cuda` and a GPU; otherwise skipped, saying why. An op that fails on the device
+/// is recorded with its error.
+#[test]
+fn the_same_derivatives_on_cuda() -> Result<()> {
+    let device = match candle_core::Device::new_cuda(0) {
+        Ok(d) => d,
+        Err(e) => {
+            println!("SKIPPED: no CUDA device ({e})");
+            return Ok(());
+        }
+    };
+    let mut records = Vec::new();
+    for (i, (name, shapes, domain, f)) in ops().into_iter().enumerate() {
+        let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+        let seed = 6000 + i as u64;
+        let x = inputs(&shapes, domain, seed)?;
+        let (g, hv) = OpCheck::new(f.as_ref(), x.clone(), seed)?.autodiff(&x)?;
+        let on_device = || -> Result<f64> {
+            let xd = x
+                .iter()
+                .map(|t| t.to_device(&device))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            let (gd, hvd) = OpCheck::new(f.as_ref(), xd.clone(), seed)?.autodiff(&xd)?;
+            Ok(relative_error(&gd, &g, 1e-12).max(relative_error(&hvd, &hv, 1e-12)))
+        };
+        let (err, detail) = match on_device() {
+            Ok(e) => (e, format!("{device:?}")),
+            Err(e) => (f64::NAN, format!("{device:?}: {e}")),
+        };
+        println!("{name:>22}: CUDA vs CPU {err:.2e} {detail}");
+        records.push(
+            Record {
+                n: 1,
+                seed,
+                detail,
+                ..Record::new(&format!("operators_cuda/{name}"), "rel_error", err, 1e-9)
+            }
+            .verdicts(
+                Verdict::from_rejected(err.is_nan() || err > 1e-9),
+                Verdict::Pass,
+            ),
+        );
+    }
+    record_and_assert(&records);
     Ok(())
 }

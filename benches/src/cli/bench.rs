@@ -21,6 +21,20 @@ pub enum DeviceArg {
     Cuda,
 }
 
+impl DeviceArg {
+    /// The candle device; CUDA device 0 for `cuda`, or an error saying what is missing.
+    pub fn device(self) -> Result<candle_core::Device, UsageError> {
+        match self {
+            DeviceArg::Cpu => Ok(candle_core::Device::Cpu),
+            DeviceArg::Cuda => candle_core::Device::new_cuda(0).map_err(|e| {
+                UsageError(format!(
+                    "--device cuda: {e} (build with `--features cuda` — `just build-cuda` — and run on a machine with an NVIDIA GPU and its driver; `ufom doctor` lists what it finds)"
+                ))
+            }),
+        }
+    }
+}
+
 /// Arguments of `ufom bench`.
 #[derive(Args)]
 pub struct BenchArgs {
@@ -79,14 +93,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ))
         .into());
     }
-    let device = match a.device {
-        DeviceArg::Cpu => candle_core::Device::Cpu,
-        DeviceArg::Cuda => candle_core::Device::new_cuda(0).map_err(|e| {
-            UsageError(format!(
-                "--device cuda: {e} (build with `--features cuda` on a machine with an NVIDIA GPU)"
-            ))
-        })?,
-    };
+    let device = a.device.device()?;
     let opts = BenchOptions {
         experiments: a.experiments.clone(),
         methods: a.methods.clone(),

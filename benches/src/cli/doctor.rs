@@ -1,0 +1,115 @@
+//! `ufom doctor`: what this build can do on this machine — features, the CUDA libraries on the
+//! library path, the device — and a self-check: every built-in problem's oracles (gradient,
+//! HVP, (∂V/∂θ)ᵀv) and one exact hypergradient on the device against the CPU, f64 and f32.
+
+use super::bench::DeviceArg;
+use anyhow::{bail, Result};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Arguments of `ufom doctor`.
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// The device to check against the CPU (`cpu` checks the CPU against itself).
+    #[arg(long, value_enum, default_value = "cuda")]
+    device: DeviceArg,
+}
+
+/// Shared libraries a CUDA build loads at run time (cudarc's dynamic linking), any version.
+const CUDA_LIBS: [&str; 5] = [
+    "libcuda.so",
+    "libcublas.so",
+    "libcublasLt.so",
+    "libcurand.so",
+    "libnvrtc.so",
+];
+
+/// Directories searched: LD_LIBRARY_PATH, then the usual system ones.
+fn library_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    for d in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/cuda/lib64",
+        "/usr/local/cuda/targets/x86_64-linux/lib",
+    ] {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs
+}
+
+/// The first file per library (`libcublas.so.13` ...) in `dirs`, or `None`.
+fn find_libraries(dirs: &[PathBuf]) -> Vec<(&'static str, Option<PathBuf>)> {
+    CUDA_LIBS
+        .iter()
+        .map(|lib| {
+            let hit = dirs.iter().find_map(|d| {
+                let mut names: Vec<PathBuf> = std::fs::read_dir(d)
+                    .ok()?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n == *lib || n.starts_with(&format!("{lib}.")))
+                    })
+                    .collect();
+                names.sort();
+                names.pop()
+            });
+            (*lib, hit)
+        })
+        .collect()
+}
+
+/// Runs the subcommand: exit 0 when the device is there and agrees with the CPU.
+pub fn run(a: &DoctorArgs) -> Result<()> {
+    println!(
+        "ufom {} (commit {}), cuda feature {}",
+        env!("CARGO_PKG_VERSION"),
+        ufom_bench::harness::env::git_commit().unwrap_or_else(|| "unknown".into()),
+        if cfg!(feature = "cuda") {
+            "compiled in"
+        } else {
+            "not compiled in (build with scripts/cuda-toolchain.sh / `just build-cuda`)"
+        }
+    );
+    if matches!(a.device, DeviceArg::Cuda) {
+        println!("CUDA libraries (LD_LIBRARY_PATH, then system folders):");
+        for (lib, hit) in find_libraries(&library_dirs()) {
+            match hit {
+                Some(p) => println!("  {lib:<16} {}", p.display()),
+                None => println!("  {lib:<16} not found"),
+            }
+        }
+    }
+    let device = a.device.device().map_err(|e| anyhow::anyhow!(e.0))?;
+    println!("device: {device:?}");
+    let all = hypergrad::device_check::compare_with_cpu(&device)?;
+    println!(
+        "{:<15} {:<4} {:<12} {:>10} {:>10} {:>6}",
+        "problem", "type", "oracle", "rel. error", "scale", "ok"
+    );
+    for c in &all {
+        println!(
+            "{:<15} {:<4} {:<12} {:>10.2e} {:>10.2e} {:>6}",
+            c.problem,
+            c.dtype.as_str(),
+            c.quantity,
+            c.rel_error,
+            c.scale,
+            if c.ok() { "yes" } else { "NO" }
+        );
+    }
+    let failed = all.iter().filter(|c| !c.ok()).count();
+    if failed > 0 {
+        bail!(
+            "{failed} of {} device checks disagree with the CPU",
+            all.len()
+        );
+    }
+    println!("all {} checks agree with the CPU", all.len());
+    Ok(())
+}
