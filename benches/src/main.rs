@@ -56,6 +56,10 @@ enum Command {
     /// Map every estimator setting's bias², variance and cost on four problems (map.json,
     /// map.md, one SVG per problem).
     Map(cli::map::MapArgs),
+    /// Run cells of a planned bench (`ufom bench --plan DIR`), e.g. as a SLURM array task.
+    Cell(cli::cluster::CellArgs),
+    /// Write a SLURM job array (sbatch script) over a plan's unfinished cells.
+    Slurm(cli::cluster::SlurmArgs),
     /// Say what this build finds (cuda feature, CUDA libraries, device) and check the device's
     /// gradients and HVPs against the CPU on every built-in problem.
     Doctor(cli::doctor::DoctorArgs),
@@ -93,6 +97,8 @@ fn main() -> ExitCode {
         Command::Report(a) => cli::report::run(a),
         Command::Map(a) => cli::map::run(a),
         Command::Doctor(a) => cli::doctor::run(a),
+        Command::Cell(a) => cli::cluster::cell(a),
+        Command::Slurm(a) => cli::cluster::slurm(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,6 +4,7 @@ use super::{positive, UsageError};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
+use ufom_bench::harness::cluster;
 use ufom_bench::harness::experiments::fewshot::OLD_BACKWARD_CLIP_ENV;
 use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::interrupt;
@@ -71,6 +72,10 @@ pub struct BenchArgs {
     /// then exit.
     #[arg(long, conflicts_with_all = ["dry_run", "resume"])]
     list: bool,
+    /// Write the cells of this bench to DIR (plan.json, cells.jsonl) without running them, for
+    /// `ufom cell run` / `ufom slurm DIR`; `ufom report DIR` merges the results.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["list", "dry_run", "resume"])]
+    plan: Option<PathBuf>,
     /// Print what would run (after --experiment, --methods, --seeds; with --resume, what is
     /// already finished), then exit without training.
     #[arg(long)]
@@ -93,6 +98,37 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         ))
         .into());
     }
+    if let Some(dir) = &a.plan {
+        // Planning trains nothing: the device is checked where the cells run.
+        let opts = BenchOptions {
+            experiments: a.experiments.clone(),
+            methods: a.methods.clone(),
+            seeds: a.seeds,
+            out: dir.clone(),
+            resume: true,
+            merge_only: false,
+            ctx: Context {
+                scale: a.scale,
+                data_dir: a.data_dir.clone(),
+                device: candle_core::Device::Cpu,
+                backward_clip: a.backward_clip,
+            },
+        };
+        let device = match a.device {
+            DeviceArg::Cpu => "cpu",
+            DeviceArg::Cuda => "cuda",
+        };
+        let cells = cluster::write_plan(&opts, dir, device).map_err(usage)?;
+        println!(
+            "wrote {} cells to {} (plan.json, cells.jsonl); run them with `ufom slurm {}` then sbatch, or `ufom cell run --plan {} --index I`; merge with `ufom report {}`",
+            cells.len(),
+            dir.display(),
+            dir.display(),
+            dir.display(),
+            dir.display()
+        );
+        return Ok(());
+    }
     let device = a.device.device()?;
     let opts = BenchOptions {
         experiments: a.experiments.clone(),
@@ -100,6 +136,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         seeds: a.seeds,
         out: a.out.clone(),
         resume: a.resume,
+        merge_only: false,
         ctx: Context {
             scale: a.scale,
             data_dir: a.data_dir.clone(),

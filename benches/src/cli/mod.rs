@@ -1,6 +1,7 @@
 //! Subcommands of the `ufom` binary and their shared argument handling.
 
 pub mod bench;
+pub mod cluster;
 pub mod doctor;
 pub mod hypergrad;
 pub mod map;

@@ -4,9 +4,11 @@
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::PathBuf;
+use ufom_bench::harness::cluster;
 use ufom_bench::harness::map::{render as map_render, MapReport, MAP_SCHEMA_VERSION};
 use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
 use ufom_bench::harness::report::{readme, write_all};
+use ufom_bench::harness::runner;
 use ufom_bench::harness::store::{read_json, write_atomic};
 
 /// Arguments of `ufom report`.
@@ -43,8 +45,48 @@ fn check_version(
     Ok(())
 }
 
+/// A plan folder's merge: every experiment whose cells are all finished gets its reports (the
+/// same JSON a local run writes); the missing or failed cells are listed.
+fn merge_plan(dir: &std::path::Path) -> Result<Vec<String>> {
+    let (plan, _) = cluster::read_plan(dir)?;
+    let mut opts = cluster::options(&plan, dir, candle_core::Device::Cpu);
+    opts.merge_only = true;
+    let outcome = runner::run(&opts)?;
+    for f in &outcome.files {
+        println!("wrote {}", f.display());
+    }
+    let mut problems = Vec::new();
+    for (name, why) in outcome.failed() {
+        let _ = name;
+        problems.push(why.to_string());
+    }
+    for (name, why) in outcome.skipped() {
+        problems.push(format!("{name} skipped: {why}"));
+    }
+    Ok(problems)
+}
+
 /// Runs the subcommand.
 pub fn run(a: &ReportArgs) -> Result<()> {
+    let merge_problems = if a.dir.join(cluster::PLAN_FILE).is_file() {
+        merge_plan(&a.dir)?
+    } else {
+        Vec::new()
+    };
+    let rendered = render(a);
+    if !merge_problems.is_empty() {
+        bail!(
+            "{} is not complete: {}; `ufom slurm {}` writes an array over what is left",
+            a.dir.display(),
+            merge_problems.join("; "),
+            a.dir.display()
+        );
+    }
+    rendered
+}
+
+/// Re-renders the folder's reports (and the README's blocks).
+fn render(a: &ReportArgs) -> Result<()> {
     let entries = std::fs::read_dir(&a.dir)
         .with_context(|| format!("reading the report folder {}", a.dir.display()))?;
     let mut paths: Vec<PathBuf> = entries

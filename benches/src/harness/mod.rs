@@ -4,6 +4,7 @@
 //! [`runner`] drives them with resume and progress; [`store`] writes atomically; [`report`]
 //! turns saved records into JSON, Markdown, SVG and dashboard files.
 pub mod claims;
+pub mod cluster;
 pub mod env;
 pub mod experiments;
 pub mod interrupt;

@@ -31,6 +31,9 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Skip finished cells found in `<out>/cells`.
     pub resume: bool,
+    /// Merge only: build reports from finished cells, run none; an experiment with missing
+    /// cells fails with [`MissingCells`] (what `ufom report` does for a cluster plan).
+    pub merge_only: bool,
     /// Scale, device, data.
     pub ctx: Context,
 }
@@ -186,6 +189,15 @@ pub struct MixedScales {
     pub wanted: &'static str,
     /// A folder to use instead.
     pub suggest: String,
+}
+
+/// Cells a merge found unfinished: (method label, seed) each, with a task's recorded error where
+/// one failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{} cell(s) not finished: {}", .cells.len(), .cells.join(", "))]
+pub struct MissingCells {
+    /// `label seed S` (and `: error` for a failed one).
+    pub cells: Vec<String>,
 }
 
 /// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
@@ -411,7 +423,13 @@ pub fn scale_name(s: Scale) -> &'static str {
 
 /// The cell store of an experiment: keyed by the scale, the plan's settings and the data's
 /// checksums, so cells are only reused for the same settings on the same data.
-fn cell_store(out: &Path, name: &str, scale: Scale, plan: &Plan, data: &[DataFile]) -> CellStore {
+pub fn cell_store(
+    out: &Path,
+    name: &str,
+    scale: Scale,
+    plan: &Plan,
+    data: &[DataFile],
+) -> CellStore {
     let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
     let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
     CellStore::new(out, name, &format!("{}-{}", scale_name(scale), &key[..8]))
@@ -437,12 +455,13 @@ fn run_experiment(
     bar.set_prefix(p.name.to_string());
     let mut methods = Vec::new();
     let mut done_calls = 0u64;
+    let mut missing = Vec::new();
     let result = (|| -> Result<()> {
         for method in &plan.methods {
             let mut runs = Vec::new();
             for &seed in &plan.seeds {
                 bar.set_message(format!("{} seed {seed}", method.label));
-                let cached = if opts.resume {
+                let cached = if opts.resume || opts.merge_only {
                     store.load(method, seed)
                 } else {
                     None
@@ -452,6 +471,13 @@ fn run_experiment(
                         tracing::info!(experiment = p.name, method = %method.label, seed, "resumed finished cell");
                         row.cells_resumed += 1;
                         r
+                    }
+                    None if opts.merge_only => {
+                        let failure = super::cluster::failure_of(&store, method, seed)
+                            .map(|e| format!(": failed: {e}"))
+                            .unwrap_or_default();
+                        missing.push(format!("{} seed {seed}{failure}", method.label));
+                        continue;
                     }
                     None => {
                         let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
@@ -486,6 +512,9 @@ fn run_experiment(
     })();
     bar.finish_and_clear();
     result?;
+    if !missing.is_empty() {
+        return Err(MissingCells { cells: missing }.into());
+    }
     let findings = prepared.finish(&methods)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,

@@ -1,0 +1,124 @@
+//! `ufom cell run` and `ufom slurm`: a planned bench (`ufom bench --plan DIR`) run as independent
+//! tasks, e.g. a SLURM job array (see `ufom_bench::harness::cluster`).
+
+use super::bench::DeviceArg;
+use super::UsageError;
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use ufom_bench::harness::cluster::{self, SlurmOptions};
+
+/// `ufom cell …`.
+#[derive(Args)]
+pub struct CellArgs {
+    #[command(subcommand)]
+    command: CellCommand,
+}
+
+#[derive(Subcommand)]
+enum CellCommand {
+    /// Run one task of a plan: cells C·I .. C·I + C − 1, skipping finished ones.
+    Run(CellRunArgs),
+}
+
+#[derive(Args)]
+struct CellRunArgs {
+    /// The plan folder (`ufom bench --plan DIR`).
+    #[arg(long, value_name = "DIR")]
+    plan: PathBuf,
+    /// The task index; default: $SLURM_ARRAY_TASK_ID.
+    #[arg(long)]
+    index: Option<usize>,
+    /// Cells per task.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    cells_per_task: u64,
+    /// Device; default: the plan's.
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
+}
+
+/// Runs `ufom cell …`.
+pub fn cell(a: &CellArgs) -> Result<()> {
+    let CellCommand::Run(r) = &a.command;
+    let index = match r.index {
+        Some(i) => i,
+        None => std::env::var("SLURM_ARRAY_TASK_ID")
+            .map_err(|_| UsageError("--index I is needed outside a SLURM array task".into()))?
+            .parse()
+            .map_err(|e| UsageError(format!("SLURM_ARRAY_TASK_ID: {e}")))?,
+    };
+    let (plan, _) = cluster::read_plan(&r.plan)?;
+    let device = match r.device {
+        Some(d) => d,
+        None if plan.device == "cuda" => DeviceArg::Cuda,
+        None => DeviceArg::Cpu,
+    }
+    .device()?;
+    let out = cluster::run_task(&r.plan, index, r.cells_per_task as usize, device)
+        .with_context(|| format!("task {index} of {}", r.plan.display()))?;
+    println!(
+        "task {index}: {} cell(s) run, {} already finished",
+        out.ran, out.skipped
+    );
+    Ok(())
+}
+
+/// `ufom slurm DIR`.
+#[derive(Args)]
+pub struct SlurmArgs {
+    /// The plan folder (`ufom bench --plan DIR`).
+    dir: PathBuf,
+    /// SLURM partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task (e.g. 04:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// GPUs per task.
+    #[arg(long)]
+    gpus_per_task: Option<u32>,
+    /// CPUs per task.
+    #[arg(long)]
+    cpus_per_task: Option<u32>,
+    /// At most K tasks at once (`--array=…%K`).
+    #[arg(long, value_name = "K")]
+    max_parallel: Option<u32>,
+    /// Cells per task (fewer, longer jobs).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    cells_per_task: u64,
+    /// The `ufom` the tasks run (default: this executable; e.g. the GPU bundle's launcher).
+    #[arg(long, value_name = "PATH")]
+    ufom: Option<PathBuf>,
+}
+
+/// Runs `ufom slurm`.
+pub fn slurm(a: &SlurmArgs) -> Result<()> {
+    let ufom = match &a.ufom {
+        Some(p) => std::fs::canonicalize(p).with_context(|| format!("--ufom {}", p.display()))?,
+        None => std::env::current_exe()?,
+    };
+    let o = SlurmOptions {
+        partition: a.partition.clone(),
+        time: a.time.clone(),
+        gpus_per_task: a.gpus_per_task,
+        cpus_per_task: a.cpus_per_task,
+        max_parallel: a.max_parallel,
+        cells_per_task: a.cells_per_task as usize,
+        ufom,
+    };
+    match cluster::write_sbatch(&a.dir, &o)? {
+        Some((path, tasks)) => println!(
+            "wrote {} ({} task(s)); submit with `sbatch {}`, then merge with `ufom report {}`",
+            path.display(),
+            tasks.len(),
+            path.display(),
+            a.dir.display()
+        ),
+        None => println!(
+            "every cell of {} is finished; merge with `ufom report {}`",
+            a.dir.display(),
+            a.dir.display()
+        ),
+    }
+    Ok(())
+}
