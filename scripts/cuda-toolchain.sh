@@ -29,7 +29,32 @@ fi
 export CUDA_HOME="$cuda" CUDA_PATH="$cuda" CUDA_ROOT="$cuda"
 export PATH="$cuda/bin:$PATH"
 export CUDA_COMPUTE_CAP="${CUDA_COMPUTE_CAP:-90}"
-# The build runs no CUDA code; the runtime library is only needed if something links it.
-export LIBRARY_PATH="$cuda/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
-cargo build --release -p ufom-bench --features cuda --target-dir "$root/target/cuda-build" "$@" >&2
-echo "$root/target/cuda-build/release/ufom"
+target="$root/target/cuda-build"
+# cudarc links libcuda, libcublas(Lt), libcurand and libnvrtc at build time; none is installed
+# here (libcuda comes with a driver). Like the CUDA toolkit's lib/stubs, link against stub
+# libraries with the right sonames that define the symbols the compiled crates reference; at run
+# time the loader takes the real ones (the bundle's launcher finds them). Phase 1 compiles every
+# library crate, phase 2 links the binary against the stubs.
+cargo build --release -p ufom-bench --features cuda --lib --target-dir "$target" "$@" >&2
+stubs="$prefix/link-stubs"
+rm -rf "$stubs"
+mkdir -p "$stubs"
+syms="$stubs/undefined.txt"
+for f in "$target"/release/deps/*.rlib "$target"/release/build/candle-kernels-*/out/*.a; do
+  nm -u "$f" 2>/dev/null || true
+done | awk '{print $NF}' | grep -E '^(cu|nvrtc|curand|cublas)[A-Za-z0-9_]*$' | sort -u > "$syms"
+stub() { # stub NAME SONAME PATTERN [EXCLUDE]
+  local name=$1 soname=$2 pattern=$3 exclude=${4:-^$}
+  grep -E "$pattern" "$syms" | grep -Ev "$exclude" | sed 's/.*/void &(void) {}/' > "$stubs/$name.c"
+  gcc -shared -fPIC -o "$stubs/lib$name.so" -Wl,-soname,"$soname" "$stubs/$name.c"
+}
+stub cublasLt libcublasLt.so.13 '^cublasLt'
+stub cublas libcublas.so.13 '^cublas' '^cublasLt'
+stub curand libcurand.so.10 '^curand'
+stub nvrtc libnvrtc.so.13 '^nvrtc'
+stub cuda libcuda.so.1 '^cu' '^(cublas|curand|cuda[A-Z])'
+ln -sf "$cuda/lib/libcudart.so.13" "$stubs/libcudart.so"
+echo "link stubs: $(wc -l < "$syms") symbols in $stubs" >&2
+export LIBRARY_PATH="$stubs:$cuda/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
+cargo build --release -p ufom-bench --features cuda --target-dir "$target" "$@" >&2
+echo "$target/release/ufom"
