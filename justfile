@@ -17,16 +17,16 @@ fmt:
 verify:
     cargo test -p verify
 
-# Run the whole verification suite and refresh the tracked reports/verify.json from it (tests
-# themselves never write tracked files).
+# (Tests themselves never write tracked files.)
+# Run the whole verification suite and refresh the tracked reports/verify.json from it.
 verify-report:
     rm -f target/verify.json
     cargo test -p verify
     cp target/verify.json reports/verify.json
 
-# Regenerate the reports in reports/ at default scale (2-core CPU, under 30 minutes): every
-# experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir); then rewrite the
-# README's result blocks from them.
+# Every experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir), then the
+# estimator map, then the README's result blocks from them.
+# Regenerate the reports in reports/ at default scale (2-core CPU, about 32 minutes).
 bench *ARGS:
     cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- map --scale default --out reports
@@ -49,20 +49,22 @@ bench-smoke *ARGS:
 bench-paper *ARGS:
     cargo run --release -p ufom-bench -- bench --scale paper --out reports/paper {{ARGS}}
 
-# Criterion performance benches: the engine's oracles on the four reference cases
-# (reports/engine.json), then gradient vs HVP and estimators over r (reports/perf.json).
+# The engine's oracles on the four reference cases (reports/engine.json), then gradient vs
+# HVP and estimators over r (reports/perf.json).
+# Criterion performance benches.
 perf:
     cargo bench -p ufom-bench --bench engine
     cargo bench -p ufom-bench --bench perf
 
-# Build `ufom` with the `cuda` feature on this machine (no GPU or CUDA install needed): installs
-# the CUDA 13.0 compiler and headers from NVIDIA's PyPI wheels into target/cuda-toolchain, then
-# builds target/cuda-build/release/ufom (PTX for compute capability $CUDA_COMPUTE_CAP, default 90).
+# Installs the CUDA 13.0 compiler and headers from NVIDIA's PyPI wheels into
+# target/cuda-toolchain, then builds target/cuda-build/release/ufom (PTX for compute
+# capability $CUDA_COMPUTE_CAP, default 90).
+# Build `ufom` with the `cuda` feature here (no GPU or CUDA install needed).
 build-cuda *ARGS:
     scripts/cuda-toolchain.sh {{ARGS}}
 
-# The CUDA build as a relocatable bundle for a GPU machine without Rust:
-# target/gpu-bundle/ufom-gpu.tar.gz (binary + launcher that finds the CUDA libraries).
+# Binary + launcher that finds the CUDA libraries, for a GPU machine without Rust.
+# The CUDA build as a relocatable bundle: target/gpu-bundle/ufom-gpu.tar.gz.
 gpu-bundle:
     scripts/gpu-bundle.sh
 

@@ -41,17 +41,17 @@ pub fn labels_to_tensor(labels: &[u32], device: &Device) -> Result<Tensor> {
 ///
 /// Built on the host (the engine avoids `gather`); errors if a label is `>= classes`.
 pub fn one_hot(labels: &[u32], classes: usize, device: &Device, dtype: DType) -> Result<Tensor> {
-    let mut v = vec![0f32; labels.len() * classes];
-    for (i, &l) in labels.iter().enumerate() {
-        let l = l as usize;
-        if l >= classes {
-            return Err(DataError::Config(format!(
-                "label {l} at position {i} is outside 0..{classes}"
-            )));
-        }
-        v[i * classes + l] = 1.0;
+    if let Some((i, l)) = labels
+        .iter()
+        .enumerate()
+        .find(|(_, &l)| l as usize >= classes)
+    {
+        return Err(DataError::Config(format!(
+            "label {l} at position {i} is outside 0..{classes}"
+        )));
     }
-    let t = Tensor::from_vec(v, (labels.len(), classes), &Device::Cpu)?.to_dtype(dtype)?;
+    let indices = Tensor::from_slice(labels, labels.len(), &Device::Cpu)?;
+    let t = candle_nn::encoding::one_hot(indices, classes, 1f32, 0f32)?.to_dtype(dtype)?;
     Ok(t.to_device(device)?)
 }
 

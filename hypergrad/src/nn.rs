@@ -1,21 +1,19 @@
-//! Small functional building blocks written from candle primitives whose first and second
-//! derivatives are verified (matmul, relu, exp, log, ...). Cross-entropy uses one-hot products
-//! because stock candle's `gather` has no working double backward.
+//! Small functional building blocks whose first and second derivatives are verified in the
+//! operator checks. log-softmax and sigmoid are candle-nn's (`candle_nn::ops`, checked there);
+//! cross-entropy is a one-hot product over candle-nn's log-softmax because the engine needs
+//! per-example (weighted) losses and soft targets, which `candle_nn::loss::cross_entropy`
+//! (a mean over class indices, through `gather`) does not give.
 
 use crate::error::Result;
 use candle_core::{Tensor, D};
 
-/// log softmax over the last dimension; the max shift is a constant (detached).
-pub fn log_softmax(logits: &Tensor) -> Result<Tensor> {
-    let max = logits.max_keepdim(D::Minus1)?.detach();
-    let shifted = logits.broadcast_sub(&max)?;
-    let lse = shifted.exp()?.sum_keepdim(D::Minus1)?.log()?;
-    Ok(shifted.broadcast_sub(&lse)?)
-}
+/// σ(x) = 1 / (1 + e^{−x}): candle-nn's fused op (first and second order checked).
+pub use candle_nn::ops::sigmoid;
 
 /// Per-example cross-entropy −Σ_c y_c log softmax(logits)_c for one-hot (or soft) targets.
 pub fn cross_entropy_per_example(logits: &Tensor, one_hot: &Tensor) -> Result<Tensor> {
-    Ok((log_softmax(logits)? * one_hot)?.sum(D::Minus1)?.neg()?)
+    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    Ok((log_p * one_hot)?.sum(D::Minus1)?.neg()?)
 }
 
 /// Mean cross-entropy over the batch.
@@ -23,14 +21,21 @@ pub fn cross_entropy(logits: &Tensor, one_hot: &Tensor) -> Result<Tensor> {
     Ok(cross_entropy_per_example(logits, one_hot)?.mean_all()?)
 }
 
-/// σ(x) = 1 / (1 + e^{−x}).
-pub fn sigmoid(x: &Tensor) -> Result<Tensor> {
-    Ok((x.neg()?.exp()? + 1.0)?.recip()?)
-}
-
 /// x W + b for x of shape (n, d_in), W (d_in, d_out), b (d_out).
 pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(x.matmul(w)?.broadcast_add(b)?)
+}
+
+/// One-hot rows (in `dtype`, on `device`) for labels in 0..classes: candle-nn's `one_hot`;
+/// a label out of range is an error naming it.
+pub fn one_hot(
+    labels: &[u32],
+    classes: usize,
+    dtype: candle_core::DType,
+    device: &candle_core::Device,
+) -> Result<Tensor> {
+    let indices = Tensor::from_slice(labels, labels.len(), device)?;
+    Ok(candle_nn::encoding::one_hot(indices, classes, 1f64, 0f64)?.to_dtype(dtype)?)
 }
 
 /// Fraction of rows whose arg-max matches the one-hot target's.

@@ -97,21 +97,7 @@ impl MlpData {
     }
 }
 
-/// One-hot rows for labels in 0..classes.
-pub fn one_hot(labels: &[u32], classes: usize, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mut v = vec![0f64; labels.len() * classes];
-    for (i, &l) in labels.iter().enumerate() {
-        if l as usize >= classes {
-            return Err(invalid(
-                "label",
-                l,
-                &format!("needs a label below {classes}"),
-            ));
-        }
-        v[i * classes + l as usize] = 1.0;
-    }
-    Ok(Tensor::from_vec(v, (labels.len(), classes), device)?.to_dtype(dtype)?)
-}
+pub use crate::nn::one_hot;
 
 /// Settings of the MLP problem.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
