@@ -135,8 +135,8 @@ fn ops() -> Vec<(&'static str, Vec<Vec<usize>>, Domain, F)> {
             Domain::Real,
             Box::new(|x| x[0].sqr()?.mean_all()),
         ),
-        // Its use as the shift of log_softmax (whose derivative cancels) is covered by
-        // candle_nn::ops::log_softmax.
+        // Its detached use (the shift of nn::log_softmax) is covered there; differentiated
+        // through, by candle_nn::ops::log_softmax.
         (
             "max_keepdim",
             vec![vec![3, 4]],
@@ -188,6 +188,18 @@ fn ops() -> Vec<(&'static str, Vec<Vec<usize>>, Domain, F)> {
                 let params = hg(hypergrad::ParamList::new(x[1..].to_vec()))?;
                 hg(net.forward(&params, &x[0]))
             }),
+        ),
+        (
+            "nn::log_softmax",
+            vec![vec![3, 4]],
+            Domain::Real,
+            Box::new(|x| hg(nn::log_softmax(&x[0]))),
+        ),
+        (
+            "nn::sigmoid",
+            vec![vec![3, 4]],
+            Domain::Real,
+            Box::new(|x| hg(nn::sigmoid(&x[0]))),
         ),
         (
             "candle_nn::ops::log_softmax",

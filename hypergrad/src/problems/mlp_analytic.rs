@@ -3,7 +3,7 @@
 //! backward pass and Pearlmutter's R-operator on plain (non-tracking) candle tensors.
 //!
 //! Notation (x W + b layout, n training rows): H = X W1 + b1, A = relu(H), M = 1[H ≥ 0] (candle's
-//! relu backward), Z = A W2 + b2, P = softmax(Z) (max-shifted, as `candle_nn::ops::log_softmax`),
+//! relu backward), Z = A W2 + b2, P = softmax(Z) (max-shifted, as [`crate::nn::log_softmax`]),
 //! E = P ⊙ ȳ − Y = ∂CE_i/∂Z_i (ȳ the row sums of Y: 1 for one-hot rows),
 //! s_i = m_i σ(θ_i) / norm (norm = max(Σ m, 1) with a task mask, else n).
 //!
