@@ -86,4 +86,20 @@ mod tests {
         assert_eq!(ours, theirs);
         Ok(())
     }
+
+    /// One-hot rows through candle-nn: a 1 at each label, 0 elsewhere; out-of-range refused.
+    #[test]
+    fn one_hot_rows() -> Result<()> {
+        let t = one_hot(&[2, 0, 1], 3, candle_core::DType::F32, &Device::Cpu)?;
+        assert_eq!(
+            t.to_vec2::<f32>()?,
+            vec![
+                vec![0.0, 0.0, 1.0],
+                vec![1.0, 0.0, 0.0],
+                vec![0.0, 1.0, 0.0]
+            ]
+        );
+        assert!(one_hot(&[3], 3, candle_core::DType::F32, &Device::Cpu).is_err());
+        Ok(())
+    }
 }
