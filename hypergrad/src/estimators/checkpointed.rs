@@ -166,7 +166,7 @@ impl<O: Oracles> Estimator<O> for Checkpointed {
         let mut phi = phi0.clone();
         for (j, &alpha) in alphas.iter().enumerate() {
             phi = phi.axpy(-alpha, &o.inner_grad(theta, &phi, task)?)?;
-            if wanted.contains(&(j + 1)) && j + 1 < r {
+            if wanted.contains(&(j + 1)) {
                 stored.insert(j + 1, phi.clone());
             }
             peak = peak.max(2 + stored.len());
