@@ -68,6 +68,12 @@ build-cuda *ARGS:
 gpu-bundle:
     scripts/gpu-bundle.sh
 
+# Without a GPU: the bundle's imports resolve in the real cuBLAS/cuRAND/runtime 13.0 wheels,
+# and it fails cleanly when the driver reports no device.
+# Check the GPU bundle's linking against the real CUDA 13.0 libraries (no GPU needed).
+cuda-link-check:
+    scripts/cuda-link-check.sh
+
 # What this build finds and whether the device agrees with the CPU (`--device cpu` checks the CPU).
 doctor *ARGS:
     cargo run --release -p ufom-bench -- doctor {{ARGS}}

@@ -28,8 +28,13 @@ impl DeviceArg {
         match self {
             DeviceArg::Cpu => Ok(candle_core::Device::Cpu),
             DeviceArg::Cuda => candle_core::Device::new_cuda(0).map_err(|e| {
+                let hint = if cfg!(feature = "cuda") {
+                    "this build has CUDA; the driver found no usable GPU — `nvidia-smi` shows what it sees"
+                } else {
+                    "this build has no CUDA: build with `--features cuda` — `just build-cuda` — and run on a machine with an NVIDIA GPU and its driver"
+                };
                 UsageError(format!(
-                    "--device cuda: {e} (build with `--features cuda` — `just build-cuda` — and run on a machine with an NVIDIA GPU and its driver; `ufom doctor` lists what it finds)"
+                    "--device cuda: {e} ({hint}; `ufom doctor` lists what it finds)"
                 ))
             }),
         }

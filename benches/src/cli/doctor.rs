@@ -15,13 +15,15 @@ pub struct DoctorArgs {
     device: DeviceArg,
 }
 
-/// Shared libraries a CUDA build loads at run time (cudarc's dynamic linking), any version.
+/// Shared libraries a CUDA build loads at run time, any version: the ones its binary links
+/// (`readelf -d`: libcuda.so.1, libcublas.so.13, libcurand.so.10, libcudart.so.13) and the one
+/// cuBLAS itself needs. NVRTC is not among them: candle's kernels come precompiled as PTX.
 const CUDA_LIBS: [&str; 5] = [
     "libcuda.so",
     "libcublas.so",
     "libcublasLt.so",
     "libcurand.so",
-    "libnvrtc.so",
+    "libcudart.so",
 ];
 
 /// Directories searched: LD_LIBRARY_PATH, then the usual system ones.
