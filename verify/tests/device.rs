@@ -1,5 +1,5 @@
 //! Test 9 — the engine on CUDA: every built-in problem's oracles (∂L_in/∂φ, ∂L_out, the HVP,
-//! (∂V/∂θ)ᵀv) and the stored-exact hypergradient on CUDA device 0 against the CPU, f64 within
+//! (∂V/∂θ)ᵀv) and every estimator's hypergradient on CUDA device 0 against the CPU, f64 within
 //! 1e-9 and f32 within 1e-3 (`hypergrad::device_check`, what `ufom doctor` runs), and every
 //! operator of `operators.rs`, first and second order, against its CPU derivatives (1e-9).
 //! Needs `--features cuda` and a GPU; otherwise each test says why it was skipped and passes.

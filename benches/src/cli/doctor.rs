@@ -1,6 +1,6 @@
 //! `ufom doctor`: what this build can do on this machine — features, the CUDA libraries on the
 //! library path, the device — and a self-check: every built-in problem's oracles (gradient,
-//! HVP, (∂V/∂θ)ᵀv) and one exact hypergradient on the device against the CPU, f64 and f32.
+//! HVP, (∂V/∂θ)ᵀv) and every estimator's hypergradient on the device against the CPU, f64 and f32.
 
 use super::bench::DeviceArg;
 use anyhow::{bail, Result};
@@ -91,12 +91,12 @@ pub fn run(a: &DoctorArgs) -> Result<()> {
     println!("device: {device:?}");
     let all = hypergrad::device_check::compare_with_cpu(&device)?;
     println!(
-        "{:<15} {:<4} {:<12} {:>10} {:>10} {:>6}",
+        "{:<15} {:<4} {:<16} {:>10} {:>10} {:>6}",
         "problem", "type", "oracle", "rel. error", "scale", "ok"
     );
     for c in &all {
         println!(
-            "{:<15} {:<4} {:<12} {:>10.2e} {:>10.2e} {:>6}",
+            "{:<15} {:<4} {:<16} {:>10.2e} {:>10.2e} {:>6}",
             c.problem,
             c.dtype.as_str(),
             c.quantity,
