@@ -6,6 +6,7 @@
 # with CUDA_HOME/PATH pointing there. The PTX is compiled for compute capability
 # $CUDA_COMPUTE_CAP (default 90: H100/H200); CUDA 13.0's PTX (ISA 9.0) loads on drivers >= 580.
 # Prints the binary's path. Needs python3 with pip (PyPI reachable) and gcc <= 14.
+# With UFOM_CUDA_VERIFY=1 it also builds the verify crate's CUDA checks (see the end).
 # Usage: scripts/cuda-toolchain.sh [extra cargo args]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,4 +58,15 @@ ln -sf "$cuda/lib/libcudart.so.13" "$stubs/libcudart.so"
 echo "link stubs: $(wc -l < "$syms") symbols in $stubs" >&2
 export LIBRARY_PATH="$stubs:$cuda/lib${LIBRARY_PATH:+:$LIBRARY_PATH}"
 cargo build --release -p ufom-bench --features cuda --target-dir "$target" "$@" >&2
+if [ "${UFOM_CUDA_VERIFY:-0}" = 1 ]; then
+  # The verify crate's CUDA checks (operators, device) as standalone test executables, listed
+  # in $target/verify-tests.txt (scripts/gpu-bundle.sh ships them).
+  cargo test --release -p verify --features cuda --no-run --test operators --test device \
+    --target-dir "$target" --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])' > "$target/verify-tests.txt"
+fi
 echo "$target/release/ufom"

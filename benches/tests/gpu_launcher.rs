@@ -1,6 +1,7 @@
 //! The GPU bundle's launcher (`scripts/ufom-gpu`) puts the CUDA library folders it finds on
 //! LD_LIBRARY_PATH before running the bundled binary: `$UFOM_CUDA_LIBS` first, then the
-//! `nvidia/*/lib` folders of the Python it is given (here a fake site-packages on PYTHONPATH).
+//! `nvidia/*/lib` folders of the Python it is given (here a fake site-packages on PYTHONPATH);
+//! `--run NAME` runs another program of the bundle instead.
 
 use std::path::Path;
 use std::process::Command;
@@ -53,5 +54,25 @@ fn the_launcher_finds_the_wheels_libraries() {
     );
     assert_eq!(dirs.last(), Some(&"/already/there"), "{path}");
     assert_eq!(lines.next(), Some("doctor --device cuda"));
+    // `--run NAME` runs another program of the bundle with the same library path.
+    let other = bundle.join("bin/verify-device");
+    std::fs::write(&other, "#!/bin/sh\necho \"verify $@\"\n").expect("fake verify");
+    chmod(&other);
+    let run = |args: &[&str]| {
+        Command::new(bundle.join("ufom-gpu"))
+            .args(args)
+            .env("UFOM_PYTHON", "/nonexistent")
+            .output()
+            .expect("run launcher")
+    };
+    let out = run(&["--run", "verify-device", "--nocapture"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().last(),
+        Some("verify --nocapture")
+    );
+    let out = run(&["--run", "verify-nothing"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no program verify-nothing"));
     let _ = std::fs::remove_dir_all(&dir);
 }

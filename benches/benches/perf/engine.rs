@@ -12,11 +12,9 @@
 //! * `matmul`: a 1000×784 by 784×256 f32 product, for the machine's GFLOP/s and the FLOP floor.
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use criterion::{Criterion, SamplingMode};
-use hypergrad::problems::{
-    synthetic_source, ConvNet, Maml, MlpAnalytic, MlpHypercleaning, MlpTask,
-};
+use hypergrad::problems::{MlpAnalytic, MlpHypercleaning, MlpTask};
 use hypergrad::{Autodiff, Counted, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -24,6 +22,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+use ufom_bench::harness::perf::cases::{conv_case, MlpShape};
 use ufom_bench::harness::perf::engine::{jax_reference, mlp_flops, EngineCase, EngineReport};
 use ufom_bench::harness::perf::read_timing;
 use ufom_bench::process::ProcessSettings;
@@ -38,7 +37,7 @@ pub const UFOM_Q: f64 = 0.1;
 /// The hypercleaning MLP with n training examples (the oracle group's shape otherwise).
 fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
     super::problem(
-        super::Size {
+        MlpShape {
             n_train: n,
             ..super::ORACLE_SIZE
         },
@@ -124,17 +123,6 @@ pub fn estimator_specs() -> Vec<(String, EstimatorSpec)> {
     .collect()
 }
 
-/// One conv-net case: θ from the network's initialiser, one synthetic 20-way 1-shot task.
-fn conv_case(filters: usize) -> Result<(Autodiff<Maml>, ParamList, hypergrad::problems::MamlTask)> {
-    let net = ConvNet::omniglot(20, filters);
-    let source = synthetic_source(net.clone(), 1, 1, DType::F32, Device::Cpu);
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let task = source(&mut rng)?;
-    let theta = net.init(0, DType::F32, &Device::Cpu)?;
-    let problem = Maml::new(net, 1, 0.1)?.with_source(source);
-    Ok((Autodiff::new(problem)?, theta, task))
-}
-
 /// FLOPs of the timed matmul.
 const MATMUL_FLOPS: f64 = 2.0 * 1000.0 * 784.0 * 256.0;
 
@@ -183,7 +171,7 @@ pub fn bench(c: &mut Criterion) -> Result<()> {
         )?;
     }
     for (case, filters) in [("conv_f8", 8usize), ("conv_f64", 64)] {
-        let (o, theta, task) = conv_case(filters)?;
+        let (o, theta, task) = conv_case(filters, &Device::Cpu)?;
         // MAML's V(θ) = θ: the inner problem starts at φ = θ.
         bench_pair(c, case, "autodiff", &o, &theta, &theta, &task)?;
     }

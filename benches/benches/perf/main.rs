@@ -18,15 +18,16 @@
 mod engine;
 
 use anyhow::{Context, Result};
-use candle_core::{DType, Device};
+use candle_core::Device;
 use criterion::{BenchmarkId, Criterion, SamplingMode};
-use hypergrad::problems::{MlpConfig, MlpData, MlpHypercleaning, MlpTask};
+use hypergrad::problems::{MlpHypercleaning, MlpTask};
 use hypergrad::{Autodiff, Counted, Estimator, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
+use ufom_bench::harness::perf::cases::{synthetic_mlp, MlpShape, MNIST_MLP};
 use ufom_bench::harness::perf::{summarise, MemoryRow, MlpSize, PerfMeta};
 use ufom_bench::harness::store::write_json;
 
@@ -37,27 +38,11 @@ const RS: [usize; 5] = [5, 10, 20, 50, 100];
 
 use engine::UFOM_Q;
 
-/// Sizes of an MLP problem (n_train, n_val, dim, hidden, classes).
-#[derive(Clone, Copy)]
-struct Size {
-    n_train: usize,
-    n_val: usize,
-    dim: usize,
-    hidden: usize,
-    classes: usize,
-}
-
 /// The hypercleaning shape (MNIST-sized inputs), for the oracle timings.
-const ORACLE_SIZE: Size = Size {
-    n_train: 1000,
-    n_val: 100,
-    dim: 784,
-    hidden: 256,
-    classes: 10,
-};
+const ORACLE_SIZE: MlpShape = MNIST_MLP;
 
 /// A small MLP, so that the O(r²) recomputing estimator stays affordable at r = 100.
-const ESTIMATOR_SIZE: Size = Size {
+const ESTIMATOR_SIZE: MlpShape = MlpShape {
     n_train: 64,
     n_val: 64,
     dim: 32,
@@ -75,31 +60,12 @@ const SAMPLES: usize = 10;
 /// Draws of a randomised estimator when measuring its memory (stops once both branches showed).
 const MEMORY_MAX_DRAWS: usize = 64;
 
-fn problem(size: Size, steps: usize) -> Result<MlpHypercleaning> {
-    let (data, _) = MlpData::synthetic(
-        size.n_train,
-        size.n_val,
-        size.dim,
-        size.classes,
-        0.1,
-        0,
-        DType::F32,
-        &Device::Cpu,
-    )?;
-    Ok(MlpHypercleaning::new(
-        data,
-        MlpConfig {
-            hidden: size.hidden,
-            steps,
-            alpha: 1.0,
-            fold_last_step: true,
-            init_seed: 0,
-            task_batch: None,
-        },
-    )?)
+/// The synthetic MLP of `size` on the CPU.
+fn problem(size: MlpShape, steps: usize) -> Result<MlpHypercleaning> {
+    synthetic_mlp(size, steps, &Device::Cpu)
 }
 
-fn mlp_size(size: Size, phi: &ParamList) -> MlpSize {
+fn mlp_size(size: MlpShape, phi: &ParamList) -> MlpSize {
     MlpSize {
         n_train: size.n_train,
         n_val: size.n_val,

@@ -1,11 +1,14 @@
 //! `ufom doctor`: what this build can do on this machine — features, the CUDA libraries on the
 //! library path, the device — and a self-check: every built-in problem's oracles (gradient,
-//! HVP, (∂V/∂θ)ᵀv) and every estimator's hypergradient on the device against the CPU, f64 and f32.
+//! HVP, (∂V/∂θ)ᵀv) and every estimator's hypergradient on the device against the CPU, f64 and f32;
+//! with `--time`, one gradient and one HVP per reference case timed on the device and the CPU.
 
 use super::bench::DeviceArg;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
+use ufom_bench::harness::perf::oracle_timing;
+use ufom_bench::harness::store::write_json;
 
 /// Arguments of `ufom doctor`.
 #[derive(Args)]
@@ -13,6 +16,17 @@ pub struct DoctorArgs {
     /// The device to check against the CPU (`cpu` checks the CPU against itself).
     #[arg(long, value_enum, default_value = "cuda")]
     device: DeviceArg,
+    /// After the checks, time one inner gradient and one HVP on the engine's reference cases
+    /// (hypercleaning MLP n = 1000 and 5000, conv net with 8 and 64 filters; f32) on the device
+    /// and on the CPU: medians of --reps calls.
+    #[arg(long)]
+    time: bool,
+    /// Timed calls per measurement.
+    #[arg(long, default_value_t = 10, requires = "time", value_parser = clap::value_parser!(u64).range(1..))]
+    reps: u64,
+    /// Also write the timings as JSON to FILE.
+    #[arg(long, value_name = "FILE", requires = "time")]
+    time_json: Option<PathBuf>,
 }
 
 /// Shared libraries a CUDA build loads at run time, any version: the ones its binary links
@@ -113,5 +127,65 @@ pub fn run(a: &DoctorArgs) -> Result<()> {
         );
     }
     println!("all {} checks agree with the CPU", all.len());
+    if a.time {
+        print_timings(a, &device)?;
+    }
+    Ok(())
+}
+
+/// `--time`: the table, and the JSON file if asked for.
+fn print_timings(a: &DoctorArgs, device: &candle_core::Device) -> Result<()> {
+    let report = oracle_timing::report(device, a.reps as usize)?;
+    println!(
+        "\nmedian ms of {} calls after {} warm-up calls (f32):",
+        report.reps, report.warm_up
+    );
+    println!(
+        "{:<10} {:<9} {:>10} {:>10} {:>8} {:>10} {:>10} {:>8} {:>8}",
+        "case", "oracles", "gradient", "HVP", "HVP/g", "CPU grad", "CPU HVP", "grad ×", "HVP ×"
+    );
+    for c in &report.cases {
+        let cpu = &c.cpu;
+        match (&c.device, &c.device_error) {
+            (Some(d), _) => println!(
+                "{:<10} {:<9} {:>10.3} {:>10.3} {:>8.2} {:>10.3} {:>10.3} {:>8.1} {:>8.1}",
+                c.case,
+                c.oracles,
+                d.gradient_ms,
+                d.hvp_ms,
+                d.hvp_ms / d.gradient_ms,
+                cpu.gradient_ms,
+                cpu.hvp_ms,
+                cpu.gradient_ms / d.gradient_ms,
+                cpu.hvp_ms / d.hvp_ms
+            ),
+            (None, Some(e)) => println!(
+                "{:<10} {:<9} failed on the device: {e}; CPU {:.3} / {:.3} ms",
+                c.case, c.oracles, cpu.gradient_ms, cpu.hvp_ms
+            ),
+            (None, None) => println!(
+                "{:<10} {:<9} {:>10} {:>10} {:>8.2} {:>10.3} {:>10.3}",
+                c.case,
+                c.oracles,
+                "-",
+                "-",
+                cpu.hvp_ms / cpu.gradient_ms,
+                cpu.gradient_ms,
+                cpu.hvp_ms
+            ),
+        }
+    }
+    if let Some(path) = &a.time_json {
+        write_json(path, &report)?;
+        println!("timings written to {}", path.display());
+    }
+    let failed = report
+        .cases
+        .iter()
+        .filter(|c| c.device_error.is_some())
+        .count();
+    if failed > 0 {
+        bail!("{failed} timing cases failed on the device");
+    }
     Ok(())
 }

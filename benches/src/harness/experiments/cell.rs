@@ -83,6 +83,16 @@ impl CurveObserver<'_, '_> {
                 let before = metrics.len();
                 metrics.retain(|_, v| v.is_finite());
                 self.non_finite |= metrics.len() < before;
+                // Progress of a long cell (`ufom -v`): a run stopped mid-cell still shows how
+                // far it got.
+                tracing::info!(
+                    iter,
+                    calls,
+                    budget = self.budget_calls,
+                    train_s = wall_s,
+                    metrics = ?metrics,
+                    "evaluated"
+                );
                 self.curve.push(CurvePoint {
                     iter,
                     calls,

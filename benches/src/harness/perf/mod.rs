@@ -18,8 +18,10 @@ use std::time::SystemTime;
 /// Version of the `reports/perf.json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
 
+pub mod cases;
 pub mod engine;
 mod estimates;
+pub mod oracle_timing;
 pub use estimates::*;
 
 /// Sizes of one MLP hypercleaning problem.

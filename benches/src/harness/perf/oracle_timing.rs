@@ -1,0 +1,187 @@
+//! One inner gradient and one HVP on the engine's reference cases ([`super::cases`]), on a
+//! device and on the CPU: `ufom doctor --time`, for a GPU machine where the criterion bench
+//! (which needs cargo) cannot run. Medians of `reps` calls after a warm-up, each call followed
+//! by a device synchronisation; measurements, never assertions.
+
+use super::cases::{conv_case, synthetic_mlp, MlpShape, MNIST_MLP};
+use anyhow::{bail, Result};
+use candle_core::Device;
+use hypergrad::problems::{MlpAnalytic, MlpTask};
+use hypergrad::{Autodiff, Oracles, ParamList};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// Calls before the timed ones (kernel loading, allocator warm-up).
+const WARM_UP: usize = 3;
+
+/// (case, oracles) pairs timed: the four cases of `reports/perf.json`'s `engine` section.
+pub const CASES: [(&str, &str); 6] = [
+    ("mlp_n1000", "autodiff"),
+    ("mlp_n1000", "analytic"),
+    ("mlp_n5000", "autodiff"),
+    ("mlp_n5000", "analytic"),
+    ("conv_f8", "autodiff"),
+    ("conv_f64", "autodiff"),
+];
+
+/// Median times of one case on one device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// One inner gradient ∂L_in/∂φ, ms.
+    pub gradient_ms: f64,
+    /// One HVP pair [(∂²L_in/∂θ∂φ)ᵀv, ∇²_φ L_in v], ms.
+    pub hvp_ms: f64,
+}
+
+/// One case on the device and on the CPU.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimedCase {
+    /// `mlp_n1000`, `mlp_n5000`, `conv_f8`, `conv_f64`.
+    pub case: String,
+    /// `autodiff` or `analytic`.
+    pub oracles: String,
+    /// On the device (absent when the device is the CPU).
+    pub device: Option<Timing>,
+    /// Why the device failed this case, if it did (the other cases still run).
+    pub device_error: Option<String>,
+    /// On the CPU.
+    pub cpu: Timing,
+}
+
+/// What `ufom doctor --time --time-json FILE` writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimingReport {
+    /// Commit, device, threads... of the run.
+    pub environment: crate::harness::record::Environment,
+    /// Untimed calls before each measurement.
+    pub warm_up: usize,
+    /// Timed calls per measurement (the median is reported).
+    pub reps: usize,
+    /// Per case and oracle implementation.
+    pub cases: Vec<TimedCase>,
+}
+
+/// [`time_oracles`] with the run's environment.
+pub fn report(device: &Device, reps: usize) -> Result<TimingReport> {
+    Ok(TimingReport {
+        environment: crate::harness::env::capture(device, candle_core::DType::F32),
+        warm_up: WARM_UP,
+        reps,
+        cases: time_oracles(device, reps)?,
+    })
+}
+
+/// The median of `reps` timed calls of `f` after [`WARM_UP`] untimed ones, ms.
+fn median_ms(
+    device: &Device,
+    reps: usize,
+    mut f: impl FnMut() -> hypergrad::Result<()>,
+) -> Result<f64> {
+    for _ in 0..WARM_UP {
+        f()?;
+    }
+    device.synchronize()?;
+    let mut ms = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        f()?;
+        device.synchronize()?;
+        ms.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(ms[ms.len() / 2])
+}
+
+fn time_pair<O: Oracles>(
+    o: &O,
+    (theta, phi, task): (&ParamList, &ParamList, &O::Task),
+    device: &Device,
+    reps: usize,
+) -> Result<Timing> {
+    let v = o.inner_grad(theta, phi, task)?;
+    Ok(Timing {
+        gradient_ms: median_ms(device, reps, || o.inner_grad(theta, phi, task).map(drop))?,
+        hvp_ms: median_ms(device, reps, || o.inner_hvp(theta, phi, task, &v).map(drop))?,
+    })
+}
+
+/// Builds `case` on `device` and times it.
+pub fn time_case(case: &str, oracles: &str, device: &Device, reps: usize) -> Result<Timing> {
+    let n = match case {
+        "mlp_n1000" => Some(1000),
+        "mlp_n5000" => Some(5000),
+        _ => None,
+    };
+    let filters = match case {
+        "conv_f8" => Some(8),
+        "conv_f64" => Some(64),
+        _ => None,
+    };
+    match (n, filters, oracles) {
+        (Some(n), _, "autodiff" | "analytic") => {
+            let shape = MlpShape {
+                n_train: n,
+                ..MNIST_MLP
+            };
+            let p = synthetic_mlp(shape, 1, device)?;
+            let (theta, phi, task) = (p.theta_zero()?, p.phi0().clone(), MlpTask::default());
+            let at = (&theta, &phi, &task);
+            if oracles == "analytic" {
+                time_pair(&MlpAnalytic::new(p)?, at, device, reps)
+            } else {
+                time_pair(&Autodiff::new(p)?, at, device, reps)
+            }
+        }
+        (_, Some(filters), "autodiff") => {
+            let (o, theta, task) = conv_case(filters, device)?;
+            time_pair(&o, (&theta, &theta, &task), device, reps)
+        }
+        _ => bail!("no timing case {case} with {oracles} oracles"),
+    }
+}
+
+/// Every case of [`CASES`] on `device` and on the CPU (`reps` ≥ 1 timed calls each).
+pub fn time_oracles(device: &Device, reps: usize) -> Result<Vec<TimedCase>> {
+    if reps == 0 {
+        bail!("--reps must be at least 1");
+    }
+    let mut out = Vec::new();
+    for (case, oracles) in CASES {
+        let (on_device, device_error) = if device.is_cpu() {
+            (None, None)
+        } else {
+            match time_case(case, oracles, device, reps) {
+                Ok(t) => (Some(t), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            }
+        };
+        out.push(TimedCase {
+            case: case.into(),
+            oracles: oracles.into(),
+            device: on_device,
+            device_error,
+            cpu: time_case(case, oracles, &Device::Cpu, reps)?,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every case builds and runs (one timed call; the smallest cases only, to stay quick).
+    #[test]
+    fn the_small_cases_run_on_the_cpu() -> Result<()> {
+        for (case, oracles) in [("mlp_n1000", "analytic"), ("conv_f8", "autodiff")] {
+            let t = time_case(case, oracles, &Device::Cpu, 1)?;
+            assert!(
+                t.gradient_ms > 0.0 && t.hvp_ms > 0.0,
+                "{case} {oracles}: {t:?}"
+            );
+        }
+        assert!(time_case("mlp_n7", "autodiff", &Device::Cpu, 1).is_err());
+        assert!(time_oracles(&Device::Cpu, 0).is_err());
+        Ok(())
+    }
+}
