@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Checks the GPU bundle (scripts/gpu-bundle.sh) as far as a machine without a GPU can:
-#  1. every symbol the binary imports from cuBLAS, cuRAND and the CUDA runtime resolves in the
-#     real CUDA 13.0 libraries (NVIDIA's PyPI wheels, downloaded into target/cuda-link-check;
-#     `ldd -r` with the binary's link stubs swapped for them);
+#  1. every symbol the bundle's programs (ufom, the verify CUDA tests) import from cuBLAS,
+#     cuRAND and the CUDA runtime resolves in the real CUDA 13.0 libraries (NVIDIA's PyPI
+#     wheels, downloaded into target/cuda-link-check; `ldd -r` with the link stubs swapped for
+#     them);
 #  2. the launcher and the binary start with those libraries, and `ufom doctor` fails cleanly —
 #     exit 1, the driver's error named, no panic — when libcuda reports no device. libcuda is the
 #     driver's and cannot be installed without one, so a fake built here stands in for it: every
 #     driver entry point the binary imports returns CUDA_ERROR_NO_DEVICE.
+#  3. the bundled verify tests (bin/verify-*) start and skip their CUDA checks, saying why.
 # What it cannot check: that the driver's libcuda has the 30 driver-API symbols (all long-stable
 # entry points, listed by this script) and that the PTX loads and computes — `ufom doctor` on a
 # GPU machine does that. Needs python3 with pip (PyPI reachable), gcc, nm, ldd.
@@ -45,7 +47,7 @@ cp -f "$cudart/libcudart.so.13" "$libs/"
 echo "real libraries: $(cd "$libs" && ls | tr '\n' ' ')" >&2
 
 # The driver-API symbols the binary imports, and a fake libcuda.so.1 reporting no device.
-imports=$(nm -D --undefined-only "$binary" | awk '{print $2}')
+imports=$(for b in "$bundle"/bin/*; do nm -D --undefined-only "$b"; done | awk '{print $2}' | sort -u)
 driver=$(echo "$imports" | grep -E '^cu[A-Z]' || true)
 echo "imports: $(echo "$driver" | wc -l) driver API, $(echo "$imports" | grep -c '^cublas') cuBLAS," \
   "$(echo "$imports" | grep -c '^curand') cuRAND, $(echo "$imports" | grep -c '^cuda[A-Z]') CUDA runtime" >&2
@@ -58,13 +60,16 @@ mkdir -p "$fake"
 gcc -shared -fPIC -o "$fake/libcuda.so.1" -Wl,-soname,libcuda.so.1 "$fake/fake.c"
 
 # 1. Every import resolves (ldd -r: relocations processed, undefined symbols reported).
-report=$(LD_LIBRARY_PATH="$libs:$fake" ldd -r "$binary" 2>&1)
-echo "$report" | grep -E 'libcu|not found|undefined' >&2 || true
-if echo "$report" | grep -Eq 'not found|undefined symbol'; then
-  echo "FAIL: the binary's imports do not all resolve in the real libraries" >&2
-  exit 1
-fi
-echo "ok: every cuBLAS/cuRAND/runtime import resolves in the real 13.0 libraries" >&2
+for b in "$bundle"/bin/*; do
+  report=$(LD_LIBRARY_PATH="$libs:$fake" ldd -r "$b" 2>&1)
+  echo "$(basename "$b"):" >&2
+  echo "$report" | grep -E 'libcu|not found|undefined' >&2 || true
+  if echo "$report" | grep -Eq 'not found|undefined symbol'; then
+    echo "FAIL: the imports of bin/$(basename "$b") do not all resolve in the real libraries" >&2
+    exit 1
+  fi
+done
+echo "ok: every cuBLAS/cuRAND/runtime import of $(ls "$bundle/bin" | tr '\n' ' ')resolves in the real 13.0 libraries" >&2
 # Negative control: a cuBLAS lacking one of the imported symbols must be reported.
 gone=$(echo "$imports" | grep -m1 '^cublas')
 mkdir -p "$work/control"
@@ -88,3 +93,20 @@ if [ "$rc" -ne 1 ] || ! echo "$out" | grep -q 'CUDA_ERROR_NO_DEVICE' || echo "$o
   exit 1
 fi
 echo "ok: without a device \`ufom-gpu doctor\` exits 1 naming the driver's CUDA_ERROR_NO_DEVICE" >&2
+
+# 3. The bundled verify tests start through the launcher and skip their CUDA checks, saying why.
+for b in "$bundle"/bin/verify-*; do
+  [ -e "$b" ] || continue
+  name=$(basename "$b")
+  set +e
+  out=$(RUST_BACKTRACE=0 VERIFY_REPORT="$work/$name.json" UFOM_PYTHON=/nonexistent \
+    UFOM_CUDA_LIBS="$libs:$fake" "$bundle/ufom-gpu" --run "$name" --nocapture 2>&1)
+  rc=$?
+  set -e
+  if [ "$rc" -ne 0 ] || ! echo "$out" | grep -q 'SKIPPED: no CUDA device (.*CUDA_ERROR_NO_DEVICE'; then
+    echo "$out" | tail -n 20 >&2
+    echo "FAIL: \`ufom-gpu --run $name\` should pass, skipping its CUDA checks; exit $rc" >&2
+    exit 1
+  fi
+  echo "ok: \`ufom-gpu --run $name\` runs and skips its CUDA checks without a device" >&2
+done
