@@ -22,7 +22,9 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
-use ufom_bench::harness::perf::cases::{conv_case, MlpShape};
+use ufom_bench::harness::perf::cases::{
+    conv_case, mnist_mlp, ReferenceCase, MNIST_MLP, REFERENCE_CASES,
+};
 use ufom_bench::harness::perf::engine::{jax_reference, mlp_flops, EngineCase, EngineReport};
 use ufom_bench::harness::perf::read_timing;
 use ufom_bench::process::ProcessSettings;
@@ -31,18 +33,15 @@ const SAMPLES: usize = 10;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURE: Duration = Duration::from_secs(3);
 const R: usize = 10;
+/// Training examples of the `hypergradient_r10` group's MLP.
+const R10_N: usize = 1000;
 /// Probability of UFOM's exact branch in every perf case.
 pub const UFOM_Q: f64 = 0.1;
 
-/// The hypercleaning MLP with n training examples (the oracle group's shape otherwise).
+/// The hypercleaning MLP with n training examples on the CPU (the oracle group's shape
+/// otherwise).
 fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
-    super::problem(
-        MlpShape {
-            n_train: n,
-            ..super::ORACLE_SIZE
-        },
-        steps,
-    )
+    mnist_mlp(n, steps, &Device::Cpu)
 }
 
 /// The gradient and HVP benches of one oracle implementation; returns nothing, criterion
@@ -52,9 +51,7 @@ fn bench_pair<O: Oracles>(
     group: &str,
     label: &str,
     o: &O,
-    theta: &ParamList,
-    phi: &ParamList,
-    task: &O::Task,
+    (theta, phi, task): (&ParamList, &ParamList, &O::Task),
 ) -> Result<()> {
     let v = o.inner_grad(theta, phi, task)?;
     let mut g = c.benchmark_group(group);
@@ -140,42 +137,28 @@ fn bench_matmul(c: &mut Criterion) -> Result<()> {
     Ok(())
 }
 
-const CASES: [&str; 4] = ["mlp_n1000", "mlp_n5000", "conv_f8", "conv_f64"];
-const ORACLES: [&str; 2] = ["autodiff", "analytic"];
-
 /// Runs every benchmark of the group.
 pub fn bench(c: &mut Criterion) -> Result<()> {
     bench_matmul(c)?;
-    for (case, n) in [("mlp_n1000", 1000usize), ("mlp_n5000", 5000)] {
-        let p = mlp(n, 1)?;
-        let theta = p.theta_zero()?;
-        let phi = p.phi0().clone();
-        let task = MlpTask::default();
-        bench_pair(
-            c,
-            case,
-            "autodiff",
-            &Autodiff::new(p.clone())?,
-            &theta,
-            &phi,
-            &task,
-        )?;
-        bench_pair(
-            c,
-            case,
-            "analytic",
-            &MlpAnalytic::new(p)?,
-            &theta,
-            &phi,
-            &task,
-        )?;
+    for (case, reference) in REFERENCE_CASES {
+        match reference {
+            ReferenceCase::Mlp { n_train } => {
+                let p = mlp(n_train, 1)?;
+                let theta = p.theta_zero()?;
+                let phi = p.phi0().clone();
+                let task = MlpTask::default();
+                let at = (&theta, &phi, &task);
+                bench_pair(c, case, "autodiff", &Autodiff::new(p.clone())?, at)?;
+                bench_pair(c, case, "analytic", &MlpAnalytic::new(p)?, at)?;
+            }
+            ReferenceCase::Conv { filters } => {
+                let (o, theta, task) = conv_case(filters, &Device::Cpu)?;
+                // MAML's V(θ) = θ: the inner problem starts at φ = θ.
+                bench_pair(c, case, "autodiff", &o, (&theta, &theta, &task))?;
+            }
+        }
     }
-    for (case, filters) in [("conv_f8", 8usize), ("conv_f64", 64)] {
-        let (o, theta, task) = conv_case(filters, &Device::Cpu)?;
-        // MAML's V(θ) = θ: the inner problem starts at φ = θ.
-        bench_pair(c, case, "autodiff", &o, &theta, &theta, &task)?;
-    }
-    let p = mlp(1000, R)?;
+    let p = mlp(R10_N, R)?;
     let theta = p.theta_zero()?;
     let task = MlpTask::default();
     let autodiff = Counted::new(Autodiff::new(p.clone())?);
@@ -201,19 +184,23 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
     let matmul_gflops = MATMUL_FLOPS / (time_ms("matmul", "f32_1000x784x256")? * 1e-3) / 1e9;
     let floor = |f: f64| f / (matmul_gflops * 1e9) * 1e3;
     let mut cases = Vec::new();
-    for case in CASES {
-        for oracles in ORACLES {
-            if oracles == "analytic" && !case.starts_with("mlp") {
-                continue;
-            }
+    for (case, reference) in REFERENCE_CASES {
+        for oracles in reference.oracles() {
             let g = time_ms(case, &format!("gradient_{oracles}"))?;
             let h = time_ms(case, &format!("hvp_{oracles}"))?;
-            let n = if case == "mlp_n1000" { 1000 } else { 5000 };
-            let flops = case.starts_with("mlp").then(|| mlp_flops(n, 784, 256, 10));
+            let flops = match reference {
+                ReferenceCase::Mlp { n_train } => Some(mlp_flops(
+                    n_train,
+                    MNIST_MLP.dim,
+                    MNIST_MLP.hidden,
+                    MNIST_MLP.classes,
+                )),
+                ReferenceCase::Conv { .. } => None,
+            };
             let jax = jax_reference(case);
             cases.push(EngineCase {
                 case: case.into(),
-                oracles: oracles.into(),
+                oracles: oracles.to_string(),
                 gradient_ms: g,
                 hvp_ms: h,
                 hvp_over_gradient: h / g,
@@ -228,7 +215,7 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
     }
     let mut hypergradient_r10_ms = BTreeMap::new();
     for (name, _) in estimator_specs() {
-        for oracles in ORACLES {
+        for oracles in (ReferenceCase::Mlp { n_train: R10_N }).oracles() {
             let id = format!("{name}_{oracles}");
             hypergradient_r10_ms.insert(id.clone(), time_ms("hypergradient_r10", &id)?);
         }

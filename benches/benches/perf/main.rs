@@ -60,11 +60,6 @@ const SAMPLES: usize = 10;
 /// Draws of a randomised estimator when measuring its memory (stops once both branches showed).
 const MEMORY_MAX_DRAWS: usize = 64;
 
-/// The synthetic MLP of `size` on the CPU.
-fn problem(size: MlpShape, steps: usize) -> Result<MlpHypercleaning> {
-    synthetic_mlp(size, steps, &Device::Cpu)
-}
-
 fn mlp_size(size: MlpShape, phi: &ParamList) -> MlpSize {
     MlpSize {
         n_train: size.n_train,
@@ -86,7 +81,7 @@ fn estimators() -> Vec<(String, EstimatorSpec)> {
 
 /// One inner gradient vs one HVP. Returns the problem's size.
 fn bench_oracles(c: &mut Criterion) -> Result<MlpSize> {
-    let o = Autodiff::new(problem(ORACLE_SIZE, 1)?)?;
+    let o = Autodiff::new(synthetic_mlp(ORACLE_SIZE, 1, &Device::Cpu)?)?;
     let theta = o.problem().theta_zero()?;
     let phi = o.problem().phi0().clone();
     let task = MlpTask::default();
@@ -162,7 +157,16 @@ fn measure_memory(
 fn bench_estimators(c: &mut Criterion, measure: bool) -> Result<(MlpSize, Vec<MemoryRow>)> {
     let problems: Vec<(usize, Counted<Orc>)> = RS
         .iter()
-        .map(|&r| Ok((r, Counted::new(Autodiff::new(problem(ESTIMATOR_SIZE, r)?)?))))
+        .map(|&r| {
+            Ok((
+                r,
+                Counted::new(Autodiff::new(synthetic_mlp(
+                    ESTIMATOR_SIZE,
+                    r,
+                    &Device::Cpu,
+                )?)?),
+            ))
+        })
         .collect::<Result<_>>()?;
     let size = mlp_size(ESTIMATOR_SIZE, problems[0].1.inner().problem().phi0());
     let task = MlpTask::default();

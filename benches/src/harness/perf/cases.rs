@@ -36,6 +36,54 @@ pub const MNIST_MLP: MlpShape = MlpShape {
     classes: 10,
 };
 
+/// One of the engine's four reference cases (the `engine` section of `reports/perf.json`,
+/// `ufom doctor --time`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceCase {
+    /// The hypercleaning MLP of [`MNIST_MLP`]'s shape with `n_train` training examples.
+    Mlp {
+        /// Training examples (= dim θ).
+        n_train: usize,
+    },
+    /// The few-shot conv net of [`conv_case`] with `filters` filters per block.
+    Conv {
+        /// Filters per block.
+        filters: usize,
+    },
+}
+
+/// The reference cases by name, in the order they are timed and reported.
+pub const REFERENCE_CASES: [(&str, ReferenceCase); 4] = [
+    ("mlp_n1000", ReferenceCase::Mlp { n_train: 1000 }),
+    ("mlp_n5000", ReferenceCase::Mlp { n_train: 5000 }),
+    ("conv_f8", ReferenceCase::Conv { filters: 8 }),
+    ("conv_f64", ReferenceCase::Conv { filters: 64 }),
+];
+
+impl ReferenceCase {
+    /// The oracle implementations timed on it: candle autodiff, and for the MLP its
+    /// hand-derived twin (`MlpAnalytic`).
+    pub fn oracles(self) -> &'static [&'static str] {
+        match self {
+            ReferenceCase::Mlp { .. } => &["autodiff", "analytic"],
+            ReferenceCase::Conv { .. } => &["autodiff"],
+        }
+    }
+}
+
+/// The hypercleaning MLP of [`MNIST_MLP`]'s shape with `n_train` examples (see
+/// [`synthetic_mlp`]).
+pub fn mnist_mlp(n_train: usize, steps: usize, device: &Device) -> Result<MlpHypercleaning> {
+    synthetic_mlp(
+        MlpShape {
+            n_train,
+            ..MNIST_MLP
+        },
+        steps,
+        device,
+    )
+}
+
 /// The synthetic hypercleaning MLP of `shape` in f32 on `device` (data seed 0, 10 % noisy
 /// labels, r = `steps` inner steps of size 1 with the last one folded).
 pub fn synthetic_mlp(shape: MlpShape, steps: usize, device: &Device) -> Result<MlpHypercleaning> {

@@ -3,7 +3,7 @@
 //! (which needs cargo) cannot run. Medians of `reps` calls after a warm-up, each call followed
 //! by a device synchronisation; measurements, never assertions.
 
-use super::cases::{conv_case, synthetic_mlp, MlpShape, MNIST_MLP};
+use super::cases::{conv_case, mnist_mlp, ReferenceCase, REFERENCE_CASES};
 use anyhow::{bail, Result};
 use candle_core::Device;
 use hypergrad::problems::{MlpAnalytic, MlpTask};
@@ -13,16 +13,6 @@ use std::time::Instant;
 
 /// Calls before the timed ones (kernel loading, allocator warm-up).
 const WARM_UP: usize = 3;
-
-/// (case, oracles) pairs timed: the four cases of `reports/perf.json`'s `engine` section.
-pub const CASES: [(&str, &str); 6] = [
-    ("mlp_n1000", "autodiff"),
-    ("mlp_n1000", "analytic"),
-    ("mlp_n5000", "autodiff"),
-    ("mlp_n5000", "analytic"),
-    ("conv_f8", "autodiff"),
-    ("conv_f64", "autodiff"),
-];
 
 /// Median times of one case on one device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -105,25 +95,17 @@ fn time_pair<O: Oracles>(
     })
 }
 
-/// Builds `case` on `device` and times it.
-pub fn time_case(case: &str, oracles: &str, device: &Device, reps: usize) -> Result<Timing> {
-    let n = match case {
-        "mlp_n1000" => Some(1000),
-        "mlp_n5000" => Some(5000),
-        _ => None,
-    };
-    let filters = match case {
-        "conv_f8" => Some(8),
-        "conv_f64" => Some(64),
-        _ => None,
-    };
-    match (n, filters, oracles) {
-        (Some(n), _, "autodiff" | "analytic") => {
-            let shape = MlpShape {
-                n_train: n,
-                ..MNIST_MLP
-            };
-            let p = synthetic_mlp(shape, 1, device)?;
+/// Builds `case` on `device` and times it through `oracles` (`autodiff` or, for the MLP,
+/// `analytic`).
+pub fn time_case(
+    case: ReferenceCase,
+    oracles: &str,
+    device: &Device,
+    reps: usize,
+) -> Result<Timing> {
+    match (case, oracles) {
+        (ReferenceCase::Mlp { n_train }, "autodiff" | "analytic") => {
+            let p = mnist_mlp(n_train, 1, device)?;
             let (theta, phi, task) = (p.theta_zero()?, p.phi0().clone(), MlpTask::default());
             let at = (&theta, &phi, &task);
             if oracles == "analytic" {
@@ -132,36 +114,40 @@ pub fn time_case(case: &str, oracles: &str, device: &Device, reps: usize) -> Res
                 time_pair(&Autodiff::new(p)?, at, device, reps)
             }
         }
-        (_, Some(filters), "autodiff") => {
+        (ReferenceCase::Conv { filters }, "autodiff") => {
             let (o, theta, task) = conv_case(filters, device)?;
+            // MAML's V(θ) = θ: the inner problem starts at φ = θ.
             time_pair(&o, (&theta, &theta, &task), device, reps)
         }
-        _ => bail!("no timing case {case} with {oracles} oracles"),
+        _ => bail!("no {oracles} oracles for the reference case {case:?}"),
     }
 }
 
-/// Every case of [`CASES`] on `device` and on the CPU (`reps` ≥ 1 timed calls each).
+/// Every reference case with each of its oracle implementations on `device` and on the CPU
+/// (`reps` ≥ 1 timed calls each).
 pub fn time_oracles(device: &Device, reps: usize) -> Result<Vec<TimedCase>> {
     if reps == 0 {
         bail!("--reps must be at least 1");
     }
     let mut out = Vec::new();
-    for (case, oracles) in CASES {
-        let (on_device, device_error) = if device.is_cpu() {
-            (None, None)
-        } else {
-            match time_case(case, oracles, device, reps) {
-                Ok(t) => (Some(t), None),
-                Err(e) => (None, Some(format!("{e:#}"))),
-            }
-        };
-        out.push(TimedCase {
-            case: case.into(),
-            oracles: oracles.into(),
-            device: on_device,
-            device_error,
-            cpu: time_case(case, oracles, &Device::Cpu, reps)?,
-        });
+    for (name, case) in REFERENCE_CASES {
+        for &oracles in case.oracles() {
+            let (on_device, device_error) = if device.is_cpu() {
+                (None, None)
+            } else {
+                match time_case(case, oracles, device, reps) {
+                    Ok(t) => (Some(t), None),
+                    Err(e) => (None, Some(format!("{e:#}"))),
+                }
+            };
+            out.push(TimedCase {
+                case: name.into(),
+                oracles: oracles.into(),
+                device: on_device,
+                device_error,
+                cpu: time_case(case, oracles, &Device::Cpu, reps)?,
+            });
+        }
     }
     Ok(out)
 }
@@ -173,14 +159,19 @@ mod tests {
     /// Every case builds and runs (one timed call; the smallest cases only, to stay quick).
     #[test]
     fn the_small_cases_run_on_the_cpu() -> Result<()> {
-        for (case, oracles) in [("mlp_n1000", "analytic"), ("conv_f8", "autodiff")] {
+        let small = [
+            (REFERENCE_CASES[0].1, "analytic"),
+            (REFERENCE_CASES[2].1, "autodiff"),
+        ];
+        for (case, oracles) in small {
             let t = time_case(case, oracles, &Device::Cpu, 1)?;
             assert!(
                 t.gradient_ms > 0.0 && t.hvp_ms > 0.0,
-                "{case} {oracles}: {t:?}"
+                "{case:?} {oracles}: {t:?}"
             );
         }
-        assert!(time_case("mlp_n7", "autodiff", &Device::Cpu, 1).is_err());
+        let conv = ReferenceCase::Conv { filters: 8 };
+        assert!(time_case(conv, "analytic", &Device::Cpu, 1).is_err());
         assert!(time_oracles(&Device::Cpu, 0).is_err());
         Ok(())
     }
