@@ -17,22 +17,19 @@ fmt:
 verify:
     cargo test -p verify
 
-# (Tests themselves never write tracked files.)
-# Run the whole verification suite and refresh the tracked reports/verify.json from it.
+# Run the verification suite and refresh the tracked reports/verify.json from it (tests never write it).
 verify-report:
     rm -f target/verify.json
     cargo test -p verify
     cp target/verify.json reports/verify.json
 
-# Every experiment whose data is available (set UFOM_DATA_DIR or pass --data-dir), then the
-# estimator map, then the README's result blocks from them.
-# Regenerate the reports in reports/ at default scale (2-core CPU, about 32 minutes).
+# Default scale into reports/: every experiment with data (UFOM_DATA_DIR or --data-dir), the map, the README's blocks (about 32 min on 2 cores).
 bench *ARGS:
     cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- map --scale default --out reports
     cargo run --release -p ufom-bench -- report reports --readme README.md
 
-# The bias–variance–cost map alone (default scale, under 10 minutes), then the README's blocks.
+# The bias–variance–cost map alone (default scale, about 1.5 min), then the README's blocks.
 map *ARGS:
     cargo run --release -p ufom-bench -- map --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- report reports --readme README.md
@@ -45,32 +42,24 @@ report:
 bench-smoke *ARGS:
     cargo run --release -p ufom-bench -- bench --scale smoke --out reports/smoke {{ARGS}}
 
-# The paper's sizes (meant for a GPU: add `--device cuda` and build with --features cuda).
+# The paper's sizes into reports/paper with this CPU build (meant for a GPU: the cuda build's `ufom bench --scale paper --device cuda`).
 bench-paper *ARGS:
     cargo run --release -p ufom-bench -- bench --scale paper --out reports/paper {{ARGS}}
 
-# The engine's oracles on the four reference cases (reports/engine.json), then gradient vs
-# HVP and estimators over r (reports/perf.json).
-# Criterion performance benches.
-perf:
-    cargo bench -p ufom-bench --bench engine
-    cargo bench -p ufom-bench --bench perf
+# Criterion benches into reports/perf.json (about 6 min after a 2 min build); CI runs `just perf --profile dev -- --test`.
+[positional-arguments]
+perf *ARGS:
+    cargo bench -p ufom-bench --bench perf "$@"
 
-# Installs the CUDA 13.0 compiler and headers from NVIDIA's PyPI wheels into
-# target/cuda-toolchain, then builds target/cuda-build/release/ufom (PTX for compute
-# capability $CUDA_COMPUTE_CAP, default 90).
-# Build `ufom` with the `cuda` feature here (no GPU or CUDA install needed).
+# Build target/cuda-build/release/ufom with `cuda`, no GPU needed (CUDA 13.0 from PyPI wheels into target/cuda-toolchain).
 build-cuda *ARGS:
     scripts/cuda-toolchain.sh {{ARGS}}
 
-# Binary + launcher that finds the CUDA libraries, for a GPU machine without Rust.
-# The CUDA build as a relocatable bundle: target/gpu-bundle/ufom-gpu.tar.gz.
+# The CUDA build, verify's CUDA tests and a launcher, for a GPU machine without Rust: target/gpu-bundle/ufom-gpu.tar.gz.
 gpu-bundle:
     scripts/gpu-bundle.sh
 
-# Without a GPU: the bundle's imports resolve in the real cuBLAS/cuRAND/runtime 13.0 wheels,
-# and it fails cleanly when the driver reports no device.
-# Check the GPU bundle's linking against the real CUDA 13.0 libraries (no GPU needed).
+# After gpu-bundle, no GPU needed: its CUDA imports resolve in the real 13.0 libraries and it fails cleanly without a device.
 cuda-link-check:
     scripts/cuda-link-check.sh
 

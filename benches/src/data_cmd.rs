@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
-use ufom_datasets::omniglot::OmniglotOptions;
 use ufom_datasets::source::{self, Dataset, Located};
-use ufom_datasets::{cifar, mnist, Cifar100, Mnist, Omniglot};
+use ufom_datasets::{cifar, mnist, Cifar100, DataConfig, Mnist, Omniglot};
+
+use crate::config::Config;
 
 /// Arguments of `ufom data`.
 #[derive(Debug, Args)]
@@ -67,11 +68,11 @@ impl From<DatasetArg> for Dataset {
 }
 
 /// Runs `ufom data ...`.
-pub fn run(args: &DataArgs) -> Result<()> {
-    let dir = args.data_dir.as_deref();
+pub fn run(args: &DataArgs, config: &Config) -> Result<()> {
+    let data = config.data(args.data_dir.clone());
     match &args.command {
-        DataCommand::Info { dataset, json } => info((*dataset).into(), dir, *json),
-        DataCommand::Verify { dataset } => verify((*dataset).into(), dir),
+        DataCommand::Info { dataset, json } => info((*dataset).into(), &data, *json),
+        DataCommand::Verify { dataset } => verify((*dataset).into(), &data),
         DataCommand::Fetch { dataset } => {
             if let Some(dir) = &args.data_dir {
                 return Err(crate::cli::UsageError(format!(
@@ -84,15 +85,16 @@ pub fn run(args: &DataArgs) -> Result<()> {
                 .into());
             }
             let d: Dataset = (*dataset).into();
-            let loc = ufom_datasets::hub::fetch(d).with_context(|| {
+            let loc = ufom_datasets::hub::fetch(d, &data.hub).with_context(|| {
                 format!(
                     "fetching {d} (offline? set HF_ENDPOINT to a mirror, or put the files in \
                      --data-dir / UFOM_DATA_DIR under `{d}/`)"
                 )
             })?;
             println!(
-                "{d}: fetched from https://huggingface.co/datasets/{}",
-                d.hub_repo()
+                "{d}: fetched from {}/datasets/{}",
+                data.hub.endpoint().trim_end_matches('/'),
+                data.hub.repo(d)
             );
             print_files(&loc);
             Ok(())
@@ -107,8 +109,8 @@ fn print_files(loc: &Located) {
     }
 }
 
-fn info(d: Dataset, dir: Option<&std::path::Path>, as_json: bool) -> Result<()> {
-    let loc = source::locate(d, dir)?;
+fn info(d: Dataset, data: &DataConfig, as_json: bool) -> Result<()> {
+    let loc = ufom_datasets::locate(d, data)?;
     let start = std::time::Instant::now();
     let (counts, extra) = match d {
         Dataset::Mnist => {
@@ -120,7 +122,7 @@ fn info(d: Dataset, dir: Option<&std::path::Path>, as_json: bool) -> Result<()> 
             )
         }
         Dataset::Omniglot => {
-            let o = Omniglot::from_located(loc.clone(), &OmniglotOptions::default())?;
+            let o = Omniglot::from_located(loc.clone(), &data.omniglot_options())?;
             (
                 json!({"background_characters": o.background_count(),
                        "evaluation_characters": o.evaluation_count(),
@@ -156,8 +158,8 @@ fn info(d: Dataset, dir: Option<&std::path::Path>, as_json: bool) -> Result<()> 
     Ok(())
 }
 
-fn verify(d: Dataset, dir: Option<&std::path::Path>) -> Result<()> {
-    let loc = source::locate(d, dir)?;
+fn verify(d: Dataset, data: &DataConfig) -> Result<()> {
+    let loc = ufom_datasets::locate(d, data)?;
     println!("{d}: verifying");
     print_files(&loc);
     let mut problems = Vec::new();
@@ -189,7 +191,7 @@ fn verify(d: Dataset, dir: Option<&std::path::Path>) -> Result<()> {
             }
         }
         Dataset::Omniglot => {
-            let opts = OmniglotOptions {
+            let opts = ufom_datasets::OmniglotOptions {
                 no_cache: true,
                 ..Default::default()
             };

@@ -1,6 +1,7 @@
 //! `ufom`: evaluate hypergradients, the paper's closed forms, data sets and benchmarks.
 
 mod cli;
+mod config;
 mod data_cmd;
 
 use clap::{Parser, Subcommand};
@@ -20,9 +21,9 @@ struct Cli {
     quiet: bool,
 }
 
-/// Logs to stderr: `RUST_LOG` when set, else warnings (or what -v/-q ask for); colours only on
-/// a terminal.
-fn init_logging(verbose: u8, quiet: bool) {
+/// Logs to stderr: `RUST_LOG` (`log_filter`) when set, else warnings (or what -v/-q ask for);
+/// colours only on a terminal.
+fn init_logging(verbose: u8, quiet: bool, log_filter: Option<&str>) {
     use std::io::IsTerminal;
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -30,10 +31,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => "info",
         _ => "debug",
     };
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(spec) if !spec.is_empty() => tracing_subscriber::EnvFilter::new(spec),
-        _ => tracing_subscriber::EnvFilter::new(level),
-    };
+    let filter = tracing_subscriber::EnvFilter::new(log_filter.unwrap_or(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -69,9 +67,11 @@ enum Command {
 
 fn main() -> ExitCode {
     ufom_bench::process::configure();
+    // The environment is read here, once (every variable: `config`'s table).
+    let config = config::Config::from_env();
     let cli = match Cli::try_parse() {
         Ok(cli) => {
-            init_logging(cli.verbose, cli.quiet);
+            init_logging(cli.verbose, cli.quiet, config.log_filter.as_deref());
             cli
         }
         // --help and --version print as usual.
@@ -92,13 +92,13 @@ fn main() -> ExitCode {
         Command::Hypergrad(a) => cli::hypergrad::run(a),
         Command::Counterexample(a) => cli::theory::counterexample(a),
         Command::Qstar(a) => cli::theory::qstar(a),
-        Command::Data(a) => data_cmd::run(a),
-        Command::Bench(a) => cli::bench::run(a),
-        Command::Report(a) => cli::report::run(a),
+        Command::Data(a) => data_cmd::run(a, &config),
+        Command::Bench(a) => cli::bench::run(a, &config),
+        Command::Report(a) => cli::report::run(a, &config),
         Command::Map(a) => cli::map::run(a),
-        Command::Doctor(a) => cli::doctor::run(a),
-        Command::Cell(a) => cli::cluster::cell(a),
-        Command::Slurm(a) => cli::cluster::slurm(a),
+        Command::Doctor(a) => cli::doctor::run(a, &config),
+        Command::Cell(a) => cli::cluster::cell(a, &config),
+        Command::Slurm(a) => cli::cluster::slurm(a, &config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

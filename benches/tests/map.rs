@@ -17,6 +17,14 @@ fn smoke() -> MapReport {
 fn the_smoke_map_agrees_with_the_theory() {
     let report = smoke();
     assert_eq!(report.problems.len(), 4);
+    let mapped: std::collections::BTreeSet<String> =
+        hypergrad::estimators::catalog::runs_in(hypergrad::estimators::Consumer::Map)
+            .map(|e| e.kind())
+            .collect();
+    for p in &report.problems {
+        let kinds = p.points.iter().map(|pt| pt.spec.kind()).collect();
+        assert_eq!(mapped, kinds, "{}: the map misses a catalog entry", p.name);
+    }
     for p in &report.problems {
         let fom = p.points.iter().find(|x| x.label == "fom").expect("fom");
         for pt in &p.points {

@@ -1,7 +1,7 @@
 //! A cache of decoded image tensors in safetensors files, keyed by a checksum of the source.
 //!
-//! Location: `$UFOM_CACHE_DIR`, else `$XDG_CACHE_HOME/ufom`, else `$HOME/.cache/ufom`. Files
-//! are written atomically (temporary file in the same directory, then rename), never into the
+//! Location: [`crate::DataConfig::cache_dir`] (the `ufom` binary: `$UFOM_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/ufom`, else `$HOME/.cache/ufom`). Files are written atomically (temporary file in the same directory, then rename), never into the
 //! data directory. A damaged or mismatching cache file is ignored (with a warning) and rebuilt.
 
 use std::collections::HashMap;
@@ -10,21 +10,6 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use crate::error::{DataError, Result};
-
-/// Environment variable naming the cache directory.
-pub const CACHE_DIR_ENV: &str = "UFOM_CACHE_DIR";
-
-/// The default cache directory, if one can be determined.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env(CACHE_DIR_ENV)
-        .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("ufom")))
-        .or_else(|| env("HOME").map(|p| p.join(".cache").join("ufom")))
-}
 
 /// A cached `u8` array with string metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]

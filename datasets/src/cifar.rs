@@ -8,6 +8,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
+use crate::config::DataConfig;
 use crate::error::{DataError, Result};
 use crate::parquet_io;
 use crate::source::{self, Dataset, DatasetFiles, Located, Origin};
@@ -158,9 +159,9 @@ pub struct Cifar100 {
 }
 
 impl Cifar100 {
-    /// Locates CIFAR-100 (`data_dir`, `UFOM_DATA_DIR`, Hub cache) and reads it.
-    pub fn load(data_dir: Option<&Path>) -> Result<Self> {
-        Self::from_located(source::locate(Dataset::Cifar100, data_dir)?)
+    /// Locates CIFAR-100 as `config` says (`--data-dir`, `UFOM_DATA_DIR`, Hub cache) and reads it.
+    pub fn load(config: &DataConfig) -> Result<Self> {
+        Self::from_located(crate::resolve::locate(Dataset::Cifar100, config)?)
     }
 
     /// Reads CIFAR-100 from a directory (binary files, `cifar-100-binary/`, or parquet).

@@ -1,38 +1,20 @@
 //! The Hugging Face Hub: looking up already-downloaded files in its cache, and downloading
 //! them with the sync API of `hf-hub` (cargo feature `hub`, on by default).
 //!
-//! Cache directory: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub` (the
+//! Everything comes from a [`HubConfig`]: the cache directory ([`HubConfig::cache_dir`], in the
 //! layout of `huggingface_hub`: `datasets--<owner>--<name>/refs/main` names the snapshot,
-//! `snapshots/<commit>/<file>` holds the files). Downloads honour `HF_ENDPOINT` and the token.
+//! `snapshots/<commit>/<file>` holds the files), the endpoint and the token file. The `ufom`
+//! binary fills it from `HF_HUB_CACHE` / `HF_HOME` / `HF_ENDPOINT` (`benches/src/config.rs`).
 
 use std::path::PathBuf;
 
+use crate::config::HubConfig;
 use crate::error::{DataError, Result};
 use crate::source::{Dataset, DatasetFiles, Located, Origin};
 
-/// The Hub cache directory (see the module docs), if one can be determined.
-pub fn hub_cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("HF_HUB_CACHE")
-        .or_else(|| env("HF_HOME").map(|h| h.join("hub")))
-        .or_else(|| env("HOME").map(|h| h.join(".cache").join("huggingface").join("hub")))
-}
-
-/// The cache folder of `dataset`'s Hub repository.
-pub fn repo_cache_dir(dataset: Dataset) -> Option<PathBuf> {
-    Some(hub_cache_dir()?.join(format!(
-        "datasets--{}",
-        dataset.hub_repo().replace('/', "--")
-    )))
-}
-
 /// The data set's files in the Hub cache, if all of them were fetched.
-pub(crate) fn cached(dataset: Dataset) -> Option<(PathBuf, DatasetFiles)> {
-    let repo = repo_cache_dir(dataset)?;
+pub(crate) fn cached(dataset: Dataset, hub: &HubConfig) -> Option<(PathBuf, DatasetFiles)> {
+    let repo = hub.repo_cache_dir(dataset)?;
     let commit = std::fs::read_to_string(repo.join("refs").join("main")).ok()?;
     let snapshot = repo.join("snapshots").join(commit.trim());
     let paths: Vec<PathBuf> = dataset
@@ -43,7 +25,7 @@ pub(crate) fn cached(dataset: Dataset) -> Option<(PathBuf, DatasetFiles)> {
     if !paths.iter().all(|p| p.is_file()) {
         return None;
     }
-    Some((hub_cache_dir()?, files_from_hub(dataset, paths)?))
+    Some((hub.cache_dir.clone()?, files_from_hub(dataset, paths)?))
 }
 
 fn files_from_hub(dataset: Dataset, paths: Vec<PathBuf>) -> Option<DatasetFiles> {
@@ -58,20 +40,23 @@ fn files_from_hub(dataset: Dataset, paths: Vec<PathBuf>) -> Option<DatasetFiles>
     })
 }
 
-/// Downloads `dataset` from the Hugging Face Hub into its cache and returns it located.
+/// Downloads `dataset` from the Hugging Face Hub ([`HubConfig::endpoint`], with
+/// [`HubConfig::token`]) into [`HubConfig::cache_dir`] and returns it located.
 ///
 /// Offline (or in a build without the `hub` feature), this returns [`DataError::Fetch`]
 /// naming the repository and file.
-pub fn fetch(dataset: Dataset) -> Result<Located> {
-    let repo_id = dataset.hub_repo();
+pub fn fetch(dataset: Dataset, hub: &HubConfig) -> Result<Located> {
+    let repo_id = hub.repo(dataset);
     let fail = |file: &str, reason: String| DataError::Fetch {
         repo: repo_id.clone(),
         file: file.into(),
         reason,
     };
-    let cache = hub_cache_dir()
+    let cache = hub
+        .cache_dir
+        .clone()
         .ok_or_else(|| fail("", "no cache directory (set HF_HOME or HOME)".into()))?;
-    let paths = download(&repo_id, dataset.hub_files(), &cache, &fail)?;
+    let paths = download(hub, &repo_id, dataset.hub_files(), &cache, &fail)?;
     let files =
         files_from_hub(dataset, paths).ok_or_else(|| fail("", "unexpected file list".into()))?;
     Ok(Located {
@@ -83,13 +68,16 @@ pub fn fetch(dataset: Dataset) -> Result<Located> {
 
 #[cfg(feature = "hub")]
 fn download(
+    hub: &HubConfig,
     repo_id: &str,
     files: &[&str],
     cache: &std::path::Path,
     fail: &dyn Fn(&str, String) -> DataError,
 ) -> Result<Vec<PathBuf>> {
-    let api = hf_hub::api::sync::ApiBuilder::from_env()
-        .with_cache_dir(cache.to_path_buf())
+    // `from_cache` rather than `from_env`: hf-hub would read HF_HOME and HF_ENDPOINT itself.
+    let api = hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(cache.to_path_buf()))
+        .with_endpoint(hub.endpoint().to_string())
+        .with_token(hub.token())
         .with_progress(false)
         .build()
         .map_err(|e| fail("", e.to_string()))?;
@@ -105,6 +93,7 @@ fn download(
 
 #[cfg(not(feature = "hub"))]
 fn download(
+    _hub: &HubConfig,
     _repo_id: &str,
     _files: &[&str],
     _cache: &std::path::Path,

@@ -6,6 +6,7 @@ use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::DataConfig;
 use crate::error::{DataError, Result};
 use crate::idx::{self, MAGIC_IMAGES, MAGIC_LABELS};
 use crate::parquet_io;
@@ -144,9 +145,9 @@ pub struct Mnist {
 }
 
 impl Mnist {
-    /// Locates MNIST (`data_dir`, `UFOM_DATA_DIR`, Hub cache) and reads it.
-    pub fn load(data_dir: Option<&Path>) -> Result<Self> {
-        Self::from_located(source::locate(Dataset::Mnist, data_dir)?)
+    /// Locates MNIST as `config` says (`--data-dir`, `UFOM_DATA_DIR`, Hub cache) and reads it.
+    pub fn load(config: &DataConfig) -> Result<Self> {
+        Self::from_located(crate::resolve::locate(Dataset::Mnist, config)?)
     }
 
     /// Reads MNIST from located files.

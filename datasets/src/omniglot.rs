@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::cache::{self, CachedArray};
+use crate::config::DataConfig;
 use crate::error::{DataError, Result};
 use crate::source::{self, Dataset, DatasetFiles, Located, Origin};
 
@@ -52,12 +53,23 @@ pub struct OmniglotCharacter {
 /// Loading options.
 #[derive(Debug, Clone, Default)]
 pub struct OmniglotOptions {
-    /// Cache directory; `None` uses [`cache::default_cache_dir`].
+    /// Cache directory; `None`: nothing is cached ([`crate::DataConfig::omniglot_options`]
+    /// fills in the configured one).
     pub cache_dir: Option<PathBuf>,
     /// Disable the cache entirely (always decode, never write).
     pub no_cache: bool,
     /// Keep only these alphabets (for quick tests); `None` keeps all.
     pub alphabets: Option<Vec<String>>,
+}
+
+impl DataConfig {
+    /// Omniglot loading options that use this configuration's cache directory.
+    pub fn omniglot_options(&self) -> OmniglotOptions {
+        OmniglotOptions {
+            cache_dir: self.cache_dir.clone(),
+            ..OmniglotOptions::default()
+        }
+    }
 }
 
 /// The decoded Omniglot set.
@@ -76,11 +88,11 @@ pub struct Omniglot {
 }
 
 impl Omniglot {
-    /// Locates Omniglot and loads it with the default cache.
-    pub fn load(data_dir: Option<&Path>) -> Result<Self> {
+    /// Locates Omniglot as `config` says and loads it with `config`'s cache.
+    pub fn load(config: &DataConfig) -> Result<Self> {
         Self::from_located(
-            source::locate(Dataset::Omniglot, data_dir)?,
-            &OmniglotOptions::default(),
+            crate::resolve::locate(Dataset::Omniglot, config)?,
+            &config.omniglot_options(),
         )
     }
 
@@ -139,9 +151,8 @@ impl Omniglot {
             None
         } else {
             opts.cache_dir
-                .clone()
-                .or_else(cache::default_cache_dir)
-                .map(|d| cache::cache_path(&d, "omniglot", &key))
+                .as_deref()
+                .map(|d| cache::cache_path(d, "omniglot", &key))
         };
         if let Some(path) = &cache_file {
             match cache::read(path) {

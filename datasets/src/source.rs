@@ -1,9 +1,7 @@
-//! Where a data set comes from: an explicit directory, `UFOM_DATA_DIR`, or the Hugging Face
-//! Hub cache (filled on request by [`crate::hub::fetch`]).
-//!
-//! Resolution order, first hit wins: `--data-dir` (the `data_dir` argument), the
-//! `UFOM_DATA_DIR` environment variable, then the Hub cache (`HF_HOME`, default
-//! `~/.cache/huggingface`). Within a root directory, data set `name` is looked for in
+//! What a data set is and what its files look like: [`Dataset`], the [`Origin`] and
+//! [`DatasetFiles`] of a [`Located`] set, the detection of a set in a directory
+//! ([`detect_in`], [`detect_under_root`]) and checksums. The search over the configured places
+//! is [`crate::locate`]. Within a root directory, data set `name` is looked for in
 //! `<root>/<name>/` and then in `<root>` itself.
 
 use std::fmt;
@@ -14,7 +12,12 @@ use serde::Serialize;
 
 use crate::error::{DataError, Result};
 
-/// Environment variable naming a directory that holds `mnist/`, `omniglot/`, `cifar100/`.
+/// The Omniglot repository on the Hugging Face Hub when none is configured.
+pub const DEFAULT_OMNIGLOT_REPO: &str = "brendenlake/omniglot";
+
+/// The environment variable the `ufom` binary fills [`crate::DataConfig::env_data_dir`] from (a
+/// directory holding `mnist/`, `omniglot/`, `cifar100/`); this crate only names it, in
+/// [`Origin::EnvVar`]'s display.
 pub const DATA_DIR_ENV: &str = "UFOM_DATA_DIR";
 
 /// The data sets this crate reads.
@@ -42,21 +45,18 @@ impl Dataset {
         }
     }
 
-    /// The Hugging Face Hub dataset repository [`crate::hub::fetch`] downloads from.
-    ///
-    /// MNIST: `ylecun/mnist` (parquet); CIFAR-100: `uoft-cs/cifar100` (parquet); Omniglot:
-    /// `UFOM_OMNIGLOT_REPO` if set, else `brendenlake/omniglot`, expected to hold the two
-    /// official zip files `images_background.zip` and `images_evaluation.zip`.
-    pub fn hub_repo(self) -> String {
+    /// The Hugging Face Hub dataset repository of the data set when none is configured:
+    /// MNIST `ylecun/mnist` (parquet), CIFAR-100 `uoft-cs/cifar100` (parquet), Omniglot
+    /// [`DEFAULT_OMNIGLOT_REPO`]. [`crate::HubConfig::repo`] is the one downloads use.
+    pub fn default_hub_repo(self) -> &'static str {
         match self {
-            Dataset::Mnist => "ylecun/mnist".into(),
-            Dataset::Cifar100 => "uoft-cs/cifar100".into(),
-            Dataset::Omniglot => std::env::var("UFOM_OMNIGLOT_REPO")
-                .unwrap_or_else(|_| "brendenlake/omniglot".into()),
+            Dataset::Mnist => "ylecun/mnist",
+            Dataset::Cifar100 => "uoft-cs/cifar100",
+            Dataset::Omniglot => DEFAULT_OMNIGLOT_REPO,
         }
     }
 
-    /// The files [`crate::hub::fetch`] downloads from [`Dataset::hub_repo`].
+    /// The files [`crate::hub::fetch`] downloads from [`crate::HubConfig::repo`].
     pub fn hub_files(self) -> &'static [&'static str] {
         match self {
             Dataset::Mnist => &[
@@ -339,65 +339,6 @@ pub fn detect_under_root(dataset: Dataset, root: &Path) -> Result<Option<Dataset
         return Ok(Some(f));
     }
     detect_in(dataset, root)
-}
-
-/// Finds `dataset`: `data_dir`, then `UFOM_DATA_DIR`, then the Hub cache.
-///
-/// A missing data set gives [`DataError::MissingDataset`] listing every place searched and the
-/// command that fetches it.
-pub fn locate(dataset: Dataset, data_dir: Option<&Path>) -> Result<Located> {
-    // An explicit directory must be one: never fall back silently past a mistyped path.
-    if let Some(d) = data_dir {
-        if !d.exists() {
-            return Err(DataError::Missing {
-                path: d.to_path_buf(),
-                what: "directory (given as the data directory)".into(),
-            });
-        }
-        if !d.is_dir() {
-            return Err(DataError::BadFormat {
-                path: d.to_path_buf(),
-                reason: "is a file, not a directory (given as the data directory)".into(),
-            });
-        }
-    }
-    let mut looked_in = Vec::new();
-    let mut roots: Vec<(PathBuf, Origin)> = Vec::new();
-    if let Some(d) = data_dir {
-        roots.push((d.to_path_buf(), Origin::DataDir(d.to_path_buf())));
-    }
-    if let Some(d) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-        let d = PathBuf::from(d);
-        roots.push((d.clone(), Origin::EnvVar(d)));
-    }
-    for (root, origin) in roots {
-        if let Some(files) = detect_under_root(dataset, &root)? {
-            tracing::info!(%dataset, %origin, "data set located");
-            return Ok(Located {
-                dataset,
-                origin,
-                files,
-            });
-        }
-        tracing::info!(%dataset, root = %root.display(), "data set not found here");
-        looked_in.push(root.join(dataset.name()));
-        looked_in.push(root);
-    }
-    if let Some((cache, files)) = crate::hub::cached(dataset) {
-        return Ok(Located {
-            dataset,
-            origin: Origin::HubCache(cache),
-            files,
-        });
-    }
-    if let Some(dir) = crate::hub::repo_cache_dir(dataset) {
-        looked_in.push(dir);
-    }
-    Err(DataError::MissingDataset {
-        name: dataset.name().into(),
-        looked_in,
-        fetch_command: dataset.fetch_command(),
-    })
 }
 
 /// SHA-256 of a file's bytes, or for a directory of every file below it: the digest of the

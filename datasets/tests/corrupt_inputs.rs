@@ -6,7 +6,9 @@ use std::path::Path;
 
 use common::*;
 use ufom_datasets::omniglot::OmniglotOptions;
-use ufom_datasets::{cifar, mnist, Cifar100, DataError, Dataset, Mnist, Omniglot};
+use ufom_datasets::{
+    cifar, mnist, Cifar100, DataConfig, DataError, Dataset, HubConfig, Mnist, Omniglot, Origin,
+};
 
 fn names(err: &DataError, path: &Path) {
     let msg = err.to_string();
@@ -283,26 +285,34 @@ fn empty_data_dir_gives_the_missing_dataset_message() {
     assert!(msg.contains("ufom data fetch mnist"), "{msg}");
     names(&err, dir.path());
 
-    // Full resolution chain, for a data set absent from UFOM_DATA_DIR and the Hub cache.
-    let env_has_it = std::env::var_os("UFOM_DATA_DIR")
-        .map(|d| Path::new(&d).join("cifar100").exists())
-        .unwrap_or(false);
-    if env_has_it {
-        skipped("part of missing_dataset test: UFOM_DATA_DIR holds cifar100");
-        return;
-    }
-    match ufom_datasets::locate(Dataset::Cifar100, Some(dir.path())) {
+    // Full resolution chain (--data-dir, UFOM_DATA_DIR, Hub cache), each place empty: the
+    // message names every one and the fetch command.
+    let env_dir = tempfile::tempdir().unwrap();
+    let hub = tempfile::tempdir().unwrap();
+    let config = DataConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        env_data_dir: Some(env_dir.path().to_path_buf()),
+        hub: HubConfig {
+            cache_dir: Some(hub.path().to_path_buf()),
+            ..HubConfig::default()
+        },
+        ..DataConfig::default()
+    };
+    match ufom_datasets::locate(Dataset::Cifar100, &config) {
         Err(e @ DataError::MissingDataset { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains("ufom data fetch cifar100"), "{msg}");
             names(&e, dir.path());
+            names(&e, env_dir.path());
+            names(&e, &hub.path().join("datasets--uoft-cs--cifar100"));
         }
-        Err(e) => panic!("unexpected error {e}"),
-        Ok(loc) => skipped(&format!(
-            "part of missing_dataset test: CIFAR-100 found at {:?}",
-            loc.origin
-        )),
+        other => panic!("unexpected result {other:?}"),
     }
+    // A set found in the UFOM_DATA_DIR directory says so.
+    write_mnist(&env_dir.path().join("mnist"), 2, 1, false);
+    let loc = ufom_datasets::locate(Dataset::Mnist, &config).unwrap();
+    assert_eq!(loc.origin, Origin::EnvVar(env_dir.path().to_path_buf()));
+    assert!(loc.origin.to_string().starts_with("UFOM_DATA_DIR="));
 }
 
 #[test]
@@ -357,18 +367,18 @@ fn corrupt_zip_is_named() {
 fn data_dir_must_be_an_existing_directory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("no-such-dir");
-    match ufom_datasets::locate(Dataset::Mnist, Some(&missing)) {
+    match ufom_datasets::locate(Dataset::Mnist, &DataConfig::with_data_dir(&missing)) {
         Err(e @ DataError::Missing { .. }) => assert!(e.to_string().contains("no-such-dir")),
         other => panic!("missing --data-dir accepted: {other:?}"),
     }
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").expect("write");
-    match ufom_datasets::locate(Dataset::Mnist, Some(&file)) {
+    match ufom_datasets::locate(Dataset::Mnist, &DataConfig::with_data_dir(&file)) {
         Err(e @ DataError::BadFormat { .. }) => assert!(e.to_string().contains("a-file")),
         other => panic!("a file as --data-dir accepted: {other:?}"),
     }
     // Control: an existing empty directory passes this check (the search then goes on).
-    if let Err(e) = ufom_datasets::locate(Dataset::Mnist, Some(dir.path())) {
+    if let Err(e) = ufom_datasets::locate(Dataset::Mnist, &DataConfig::with_data_dir(dir.path())) {
         assert!(matches!(e, DataError::MissingDataset { .. }), "{e}");
     }
 }

@@ -1,18 +1,17 @@
 //! Resolution through the Hugging Face Hub cache, and `fetch` failing cleanly when offline.
-//! One test in this binary: it sets process environment variables.
+//! The Hub settings are values in a `DataConfig`: nothing here reads or sets the environment.
 #![cfg(feature = "parquet")]
 
 mod common;
 
 use common::*;
-use ufom_datasets::{fetch, locate, Cifar100, DataError, Dataset, DatasetFiles, Origin};
+use ufom_datasets::{
+    fetch, locate, Cifar100, DataConfig, DataError, Dataset, DatasetFiles, HubConfig, Origin,
+};
 
 #[test]
 fn hub_cache_is_searched_last_and_fetch_fails_cleanly_offline() {
     let home = tempfile::tempdir().unwrap();
-    std::env::set_var("HF_HOME", home.path());
-    std::env::remove_var("UFOM_DATA_DIR");
-    std::env::remove_var("HF_HUB_CACHE");
     // Fake snapshot of uoft-cs/cifar100 in the hf-hub cache layout.
     let repo = home.path().join("hub/datasets--uoft-cs--cifar100");
     std::fs::create_dir_all(repo.join("refs")).unwrap();
@@ -39,21 +38,43 @@ fn hub_cache_is_searched_last_and_fetch_fails_cleanly_offline() {
     );
 
     let empty = tempfile::tempdir().unwrap();
-    let loc = locate(Dataset::Cifar100, Some(empty.path())).unwrap();
+    let mut config = DataConfig {
+        data_dir: Some(empty.path().to_path_buf()),
+        hub: HubConfig {
+            cache_dir: Some(home.path().join("hub")),
+            ..HubConfig::default()
+        },
+        ..DataConfig::default()
+    };
+    let loc = locate(Dataset::Cifar100, &config).unwrap();
     assert_eq!(loc.origin, Origin::HubCache(home.path().join("hub")));
     assert!(matches!(loc.files, DatasetFiles::Parquet { .. }));
     let c = Cifar100::from_located(loc).unwrap();
     assert_eq!((c.train.len(), c.test.len()), (4, 2));
 
     // Missing everywhere: the message lists the Hub cache too.
-    let err = locate(Dataset::Mnist, Some(empty.path())).unwrap_err();
+    let err = locate(Dataset::Mnist, &config).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("datasets--ylecun--mnist"), "{msg}");
     assert!(msg.contains("ufom data fetch mnist"), "{msg}");
 
     // Offline fetch: an endpoint nothing listens on gives a named error, not a panic.
-    std::env::set_var("HF_ENDPOINT", "http://127.0.0.1:9");
-    let err = fetch(Dataset::Mnist).unwrap_err();
+    config.hub.endpoint = Some("http://127.0.0.1:9".into());
+    let err = fetch(Dataset::Mnist, &config.hub).unwrap_err();
     assert!(matches!(err, DataError::Fetch { .. }), "{err}");
     assert!(err.to_string().contains("ylecun/mnist"), "{err}");
+
+    // The configured Omniglot repository names both the download and the cache folder.
+    config.hub.omniglot_repo = "someone/omniglot-zips".into();
+    let err = fetch(Dataset::Omniglot, &config.hub).unwrap_err();
+    assert!(err.to_string().contains("someone/omniglot-zips"), "{err}");
+    let err = locate(Dataset::Omniglot, &config).unwrap_err();
+    assert!(
+        err.to_string().contains("datasets--someone--omniglot-zips"),
+        "{err}"
+    );
+
+    // Without a Hub cache directory, fetching says how to get one.
+    let err = fetch(Dataset::Mnist, &HubConfig::default()).unwrap_err();
+    assert!(err.to_string().contains("no cache directory"), "{err}");
 }

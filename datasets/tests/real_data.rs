@@ -16,7 +16,7 @@ fn real_mnist_counts_stats_and_checksums() {
         return;
     };
     let t = Instant::now();
-    let m = Mnist::load(Some(&root)).unwrap();
+    let m = Mnist::load(&DataConfig::with_data_dir(&root)).unwrap();
     eprintln!("MNIST load: {:.2} s", t.elapsed().as_secs_f64());
     assert_eq!((m.train.len(), m.test.len()), (60000, 10000));
     let (mean, std) = m.train.pixel_mean_std();
@@ -33,7 +33,7 @@ fn real_hypercleaning_split() {
     let Some(root) = real_data_root("real_hypercleaning", "mnist") else {
         return;
     };
-    let m = Mnist::load(Some(&root)).unwrap();
+    let m = Mnist::load(&DataConfig::with_data_dir(&root)).unwrap();
     let d = Device::Cpu;
     let s = hypercleaning_split(&m, &HypercleaningConfig::default(), &d, DType::F32).unwrap();
     assert_eq!(s.train_x.dims(), &[5000, 784]);
@@ -66,7 +66,7 @@ fn real_omniglot_full_decode_cache_and_tasks() {
         cache_dir: Some(cache.path().to_path_buf()),
         ..Default::default()
     };
-    let loc = locate(Dataset::Omniglot, Some(&root)).unwrap();
+    let loc = locate(Dataset::Omniglot, &DataConfig::with_data_dir(&root)).unwrap();
     let t = Instant::now();
     let a = Omniglot::from_located(loc.clone(), &opts).unwrap();
     let decode = t.elapsed().as_secs_f64();

@@ -9,7 +9,7 @@
 
 use crate::check::relative_error;
 use crate::error::Result;
-use crate::estimators::{AdaptiveConfig, EstimatorSpec};
+use crate::estimators::EstimatorSpec;
 use crate::oracles::{Autodiff, Counted, Oracles};
 use crate::params::ParamList;
 use crate::problem::{BilevelProblem, TaskDistribution};
@@ -57,33 +57,13 @@ fn values(p: &ParamList) -> Result<Vec<f64>> {
     p.to_vec()
 }
 
-/// Every estimator but the unrolled reference (its own oracles), small settings so that each
-/// takes its every branch on r = 2..6 inner steps: truncation, two checkpoints, CG without warm
-/// start (the previous call's solution would differ between the devices' runs), a few Neumann
-/// terms; UFOM and adaptive UFOM draw from the same seed on both devices.
+/// Every catalog estimator the device check runs (all but the unrolled reference, which needs
+/// its own oracles), at its small setting: each takes its every branch on r = 2..6 inner steps;
+/// UFOM and adaptive UFOM draw from the same seed on both devices.
 pub fn estimators_compared() -> Vec<EstimatorSpec> {
-    vec![
-        EstimatorSpec::Fom,
-        EstimatorSpec::StoredExact,
-        EstimatorSpec::RecomputeExact {
-            backward_clip: None,
-        },
-        EstimatorSpec::Checkpointed { slots: Some(2) },
-        EstimatorSpec::Truncated { k: 2 },
-        EstimatorSpec::Ufom {
-            q: 0.5,
-            backward_clip: None,
-        },
-        EstimatorSpec::Adaptive(AdaptiveConfig::default()),
-        EstimatorSpec::AidCg {
-            cg_steps: 3,
-            warm_start: false,
-        },
-        EstimatorSpec::Neumann {
-            terms: 3,
-            eta: None,
-        },
-    ]
+    crate::estimators::catalog::runs_in(crate::estimators::Consumer::DeviceCheck)
+        .map(|e| e.small)
+        .collect()
 }
 
 /// Where and in which precision one side of a comparison runs.

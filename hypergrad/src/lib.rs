@@ -20,6 +20,7 @@ pub mod oracles;
 pub mod params;
 pub mod problem;
 pub mod problems;
+pub mod stats;
 pub mod theory;
 
 pub use error::{Error, Result};

@@ -1,6 +1,7 @@
 //! `verify.json`: one [`Record`] per check, keyed by check name, for a CI dashboard. The tests
-//! write `target/verify.json` ([`default_path`]); `just verify-report` refreshes the tracked
-//! copy `reports/verify.json` from a complete run.
+//! write `target/verify.json` ([`default_path`]), or the file `VERIFY_REPORT` names
+//! ([`report_path_from_env`]); `just verify-report` refreshes the tracked copy
+//! `reports/verify.json` from a complete run.
 //!
 //! Tests run in parallel threads and in several test binaries (processes), so every write is a
 //! read–modify–write under an exclusive lock (a file in the temporary directory), and the new file
@@ -149,17 +150,30 @@ fn json(path: &Path) -> impl FnOnce(serde_json::Error) -> ReportError + '_ {
     }
 }
 
-/// Where the tests write their records: `$VERIFY_REPORT` when set, else `target/verify.json`
-/// of this workspace — never a tracked file; `just verify-report` copies a complete run's file
-/// to `reports/verify.json`.
+/// The environment variable naming the file the tests write their records to.
+pub const REPORT_ENV: &str = "VERIFY_REPORT";
+
+/// `target/verify.json` of this workspace — never a tracked file; `just verify-report` copies a
+/// complete run's file to `reports/verify.json`.
 pub fn default_path() -> PathBuf {
-    match std::env::var_os("VERIFY_REPORT") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("target")
-            .join("verify.json"),
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
+        .join("verify.json")
+}
+
+/// The report file for the value of [`REPORT_ENV`]: that path when set and not empty, else
+/// [`default_path`].
+pub fn report_path(var: Option<std::ffi::OsString>) -> PathBuf {
+    var.filter(|p| !p.is_empty())
+        .map_or_else(default_path, PathBuf::from)
+}
+
+/// The verification tests' edge, and the one environment read of this crate (the project's
+/// table of variables: `benches/src/config.rs`): where [`record_and_assert`] writes,
+/// [`report_path`] of `$VERIFY_REPORT`. The crate's other functions take paths as values.
+pub fn report_path_from_env() -> PathBuf {
+    report_path(std::env::var_os(REPORT_ENV))
 }
 
 /// The lock file of `path`: in the temporary directory (so `reports/` holds only the report),
@@ -239,10 +253,10 @@ pub fn read(path: &Path) -> Result<Report, ReportError> {
     })
 }
 
-/// Writes `records` to [`default_path`] and panics with every record whose verdict differs
-/// from its expectation — the one assertion each test ends with.
+/// Writes `records` to [`report_path_from_env`] and panics with every record whose verdict
+/// differs from its expectation — the one assertion each test ends with.
 pub fn record_and_assert(records: &[Record]) {
-    if let Err(e) = write_records(&default_path(), records) {
+    if let Err(e) = write_records(&report_path_from_env(), records) {
         panic!("could not write the report: {e}");
     }
     let failed: Vec<String> = records
@@ -287,5 +301,15 @@ mod tests {
         assert_eq!(report.schema_version, SCHEMA_VERSION);
         assert_eq!(report.checks.len(), 20);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_variable_names_the_report_file_and_empty_means_unset() {
+        assert_eq!(report_path(None), default_path());
+        assert_eq!(report_path(Some("".into())), default_path());
+        assert_eq!(
+            report_path(Some("/x/verify.json".into())),
+            PathBuf::from("/x/verify.json")
+        );
     }
 }

@@ -1,35 +1,20 @@
-//! Statistical helpers of the suite: sample moments, one-sample t-tests and t-intervals,
-//! Hotelling's T² on a low-dimensional projection, Holm's step-down correction and the
-//! Clopper–Pearson binomial interval. Distributions come from `statrs`; everything is f64.
+//! Statistical helpers of the suite. The shared ones — sample moments, the one-sample t-test
+//! and t-interval, seeded random directions — live in [`hypergrad::stats`] (the harness uses
+//! the same code) and are re-exported here; this module adds verify's own tools on top: the
+//! degenerate-sample conventions below, the one-sided t-test, Hotelling's T² on a
+//! low-dimensional projection, Holm's step-down correction and the Clopper–Pearson binomial
+//! interval. Distributions come from `statrs`; everything is f64.
 //!
 //! Degenerate samples (zero variance) are common here — FOM is deterministic for a fixed
 //! (θ, T) — so every test defines its answer for them instead of returning NaN: a constant
 //! sample equal to the hypothesised value (within `1e-9` relative) gives p = 1, any other
 //! constant sample p = 0.
 
+pub use hypergrad::stats::{mean, std_dev, std_err, t_interval, variance, TTest};
 use statrs::distribution::{Beta, ContinuousCDF, FisherSnedecor, StudentsT};
 
 /// Relative tolerance under which a zero-variance sample counts as equal to its target.
 pub const DEGENERATE_TOL: f64 = 1e-9;
-
-/// Sample mean (NaN for an empty sample).
-pub fn mean(xs: &[f64]) -> f64 {
-    xs.iter().sum::<f64>() / xs.len() as f64
-}
-
-/// Unbiased sample variance (0 for fewer than two values).
-pub fn variance(xs: &[f64]) -> f64 {
-    if xs.len() < 2 {
-        return 0.0;
-    }
-    let m = mean(xs);
-    xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64
-}
-
-/// Standard error of the mean.
-pub fn std_err(xs: &[f64]) -> f64 {
-    (variance(xs) / xs.len() as f64).sqrt()
-}
 
 /// Whether every value equals the first (a zero-variance sample; rounding in the mean would
 /// otherwise give a tiny non-zero standard error and an absurd t).
@@ -41,39 +26,45 @@ fn same(a: f64, b: f64) -> bool {
     (a - b).abs() <= DEGENERATE_TOL * a.abs().max(b.abs()).max(1.0)
 }
 
-/// Result of a one-sample t-test.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TTest {
-    /// t = (x̄ − μ0) / (s/√n) (±∞ for a constant sample away from μ0, 0 at it).
-    pub t: f64,
-    /// Degrees of freedom n − 1.
-    pub df: f64,
-    /// Two-sided p-value.
-    pub p_value: f64,
-}
-
-/// Two-sided one-sample t-test of H0: E[X] = μ0.
+/// Two-sided one-sample t-test of H0: E[X] = μ0: [`hypergrad::stats::t_test`] (its `ci` at
+/// 95 %, p capped at 1), except that a constant sample or one of fewer than two values is
+/// judged with [`DEGENERATE_TOL`] (p = 1, t = 0 at μ0; p = 0, t = ±∞ away from it) and a
+/// sample with a non-finite value gives t = p = NaN (it fails every test).
 pub fn t_test(xs: &[f64], mu0: f64) -> TTest {
-    let (m, se, df) = (mean(xs), std_err(xs), xs.len() as f64 - 1.0);
+    let df = xs.len() as f64 - 1.0;
     if is_constant(xs) || df < 1.0 {
+        let m = mean(xs);
         let equal = same(m, mu0);
-        let t = if equal {
-            0.0
-        } else {
-            f64::INFINITY.copysign(m - mu0)
-        };
         return TTest {
-            t,
+            n: xs.len(),
+            mean: m,
+            sd: std_dev(xs),
             df,
+            t: if equal {
+                0.0
+            } else {
+                f64::INFINITY.copysign(m - mu0)
+            },
             p_value: if equal { 1.0 } else { 0.0 },
+            ci: [m, m],
+            dz: None,
         };
     }
-    let t = (m - mu0) / se;
-    let dist = StudentsT::new(0.0, 1.0, df).expect("df >= 1");
-    TTest {
-        t,
-        df,
-        p_value: (2.0 * dist.sf(t.abs())).min(1.0),
+    match hypergrad::stats::t_test(xs, mu0, 0.05) {
+        Some(r) => TTest {
+            p_value: r.p_value.min(1.0),
+            ..r
+        },
+        None => TTest {
+            n: xs.len(),
+            mean: mean(xs),
+            sd: std_dev(xs),
+            df,
+            t: f64::NAN,
+            p_value: f64::NAN,
+            ci: [f64::NAN; 2],
+            dz: None,
+        },
     }
 }
 
@@ -84,6 +75,9 @@ pub fn t_test_greater(xs: &[f64], mu0: f64) -> TTest {
         let p = if two.t == f64::INFINITY { 0.0 } else { 1.0 };
         return TTest { p_value: p, ..two };
     }
+    if two.t.is_nan() {
+        return two;
+    }
     let dist = StudentsT::new(0.0, 1.0, two.df).expect("df >= 1");
     TTest {
         p_value: dist.sf(two.t),
@@ -91,16 +85,14 @@ pub fn t_test_greater(xs: &[f64], mu0: f64) -> TTest {
     }
 }
 
-/// Two-sided (1 − α) t confidence interval for the mean.
+/// Two-sided (1 − α) t confidence interval for the mean ([`t_interval`] at level 1 − α; a
+/// point for a constant sample or fewer than two values).
 pub fn mean_interval(xs: &[f64], alpha: f64) -> [f64; 2] {
-    let (m, se, df) = (mean(xs), std_err(xs), xs.len() as f64 - 1.0);
-    if is_constant(xs) || df < 1.0 {
+    if is_constant(xs) || xs.len() < 2 {
+        let m = mean(xs);
         return [m, m];
     }
-    let q = StudentsT::new(0.0, 1.0, df)
-        .expect("df >= 1")
-        .inverse_cdf(1.0 - alpha / 2.0);
-    [m - q * se, m + q * se]
+    t_interval(xs, 1.0 - alpha)
 }
 
 /// Whether `x` lies in `[lo, hi]`, widened by the degenerate tolerance (for point intervals).
@@ -220,20 +212,14 @@ pub fn project(dirs: &[Vec<f64>], v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// `k` fixed unit directions in Rᵈ drawn from a seeded Gaussian (the projections of test 1).
+/// `k` fixed unit directions in Rᵈ from `seed` (the projections of test 1):
+/// [`hypergrad::stats::random_directions`] with Box–Muller draws ([`standard_normal`]).
 pub fn random_directions(k: usize, d: usize, seed: u64) -> Vec<Vec<f64>> {
-    use rand::SeedableRng;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    (0..k)
-        .map(|_| {
-            let v: Vec<f64> = (0..d).map(|_| standard_normal(&mut rng)).collect();
-            let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-            v.into_iter().map(|x| x / norm).collect()
-        })
-        .collect()
+    hypergrad::stats::random_directions(k, d, seed, standard_normal)
 }
 
-/// One N(0, 1) draw by Box–Muller (keeps rand_distr out of the dependencies).
+/// One N(0, 1) draw by Box–Muller (verify's test data and projection directions; the
+/// harness draws with `rand_distr`, [`hypergrad::stats::standard_normal`]).
 pub fn standard_normal(rng: &mut impl rand::Rng) -> f64 {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
@@ -245,13 +231,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn t_test_known_values() {
-        // x = 1..5, μ0 = 2: x̄ = 3, s = √2.5, t = 1/√0.5 = 1.4142, df 4, p ≈ 0.2302.
-        let r = t_test(&[1.0, 2.0, 3.0, 4.0, 5.0], 2.0);
-        assert!((r.t - 2f64.sqrt()).abs() < 1e-12);
-        assert!((r.p_value - 0.2302).abs() < 1e-3, "{r:?}");
+    fn t_test_is_the_shared_one_with_verify_degenerate_conventions() {
+        // Known values are tested with `hypergrad::stats`; here: the same numbers, and
+        // verify's tolerance for constant samples, which the shared test does not have.
+        let xs = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(
+            Some(t_test(&xs, 2.0)),
+            hypergrad::stats::t_test(&xs, 2.0, 0.05)
+        );
         assert_eq!(t_test(&[2.0; 5], 2.0).p_value, 1.0);
-        assert_eq!(t_test(&[2.5; 5], 2.0).p_value, 0.0);
+        assert_eq!(t_test(&[2.0; 5], 2.0 + 1e-12).p_value, 1.0);
+        let away = t_test(&[2.5; 5], 2.0);
+        assert_eq!((away.p_value, away.t), (0.0, f64::INFINITY));
+        assert_eq!(t_test(&[2.0], 2.0).p_value, 1.0);
+        assert!(t_test(&[1.0, f64::NAN, 2.0], 0.0).p_value.is_nan());
+        assert!(t_test_greater(&[1.0, f64::NAN, 2.0], 0.0).p_value.is_nan());
+        assert_eq!(mean_interval(&[0.1; 3], 0.05), [mean(&[0.1; 3]); 2]);
     }
 
     #[test]

@@ -27,7 +27,7 @@ use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
-use ufom_bench::harness::perf::cases::{synthetic_mlp, MlpShape, MNIST_MLP};
+use ufom_bench::harness::perf::cases::{perf_estimators, synthetic_mlp, MlpShape, MNIST_MLP};
 use ufom_bench::harness::perf::{summarise, MemoryRow, MlpSize, PerfMeta};
 use ufom_bench::harness::store::write_json;
 
@@ -35,8 +35,6 @@ type Orc = Autodiff<MlpHypercleaning>;
 
 /// Inner horizons of the estimator group.
 const RS: [usize; 5] = [5, 10, 20, 50, 100];
-
-use engine::UFOM_Q;
 
 /// The hypercleaning shape (MNIST-sized inputs), for the oracle timings.
 const ORACLE_SIZE: MlpShape = MNIST_MLP;
@@ -54,7 +52,8 @@ const ORACLE_WARM_UP: Duration = Duration::from_secs(1);
 const ORACLE_MEASURE: Duration = Duration::from_secs(4);
 const EST_WARM_UP: Duration = Duration::from_millis(500);
 const EST_MEASURE: Duration = Duration::from_secs(2);
-/// UFOM's time is a mixture of cheap (ξ = 0) and expensive (ξ = 1) draws: time more of them.
+/// A randomised estimator's time is a mixture of cheap (ξ = 0) and expensive (ξ = 1) draws:
+/// time more of them.
 const UFOM_MEASURE: Duration = Duration::from_secs(6);
 const SAMPLES: usize = 10;
 /// Draws of a randomised estimator when measuring its memory (stops once both branches showed).
@@ -72,11 +71,9 @@ fn mlp_size(size: MlpShape, phi: &ParamList) -> MlpSize {
     }
 }
 
-/// (criterion function id, estimator).
+/// (criterion function id, estimator): the catalog's perf settings.
 fn estimators() -> Vec<(String, EstimatorSpec)> {
-    let mut all = engine::estimator_specs();
-    all.push(("unrolled".into(), EstimatorSpec::Unrolled));
-    all
+    perf_estimators(true)
 }
 
 /// One inner gradient vs one HVP. Returns the problem's size.
@@ -176,8 +173,7 @@ fn bench_estimators(c: &mut Criterion, measure: bool) -> Result<(MlpSize, Vec<Me
         .sample_size(SAMPLES)
         .warm_up_time(EST_WARM_UP);
     for (name, spec) in estimators() {
-        let randomised = matches!(spec, EstimatorSpec::Ufom { .. });
-        g.measurement_time(if randomised {
+        g.measurement_time(if spec.is_randomised() {
             UFOM_MEASURE
         } else {
             EST_MEASURE
@@ -272,8 +268,9 @@ fn main() -> Result<()> {
         ),
         format!(
             "estimators: one hypergradient estimate at θ = 0 on the full-batch task, r ∈ {RS:?}, \
-             α = 1, last inner step folded into L_out; ufom draws ξ ~ Bernoulli({UFOM_Q}) from a \
-             seeded rng on every iteration, so its mean time and mean_calls average over ξ"
+             α = 1, last inner step folded into L_out; the randomised estimators (ufom, adaptive) draw \
+             ξ from a seeded rng on every iteration, so their mean time and mean_calls average \
+             over ξ"
         ),
         "grad_calls/hvp_calls: one estimate measured outside the timing loop (for ufom the \
          costliest of the draws measured, i.e. the ξ = 1 branch when drawn); mean_calls: mean \

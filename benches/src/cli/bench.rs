@@ -1,11 +1,11 @@
 //! `ufom bench`: run experiments under matched function-call budgets and write the reports.
 
 use super::{positive, UsageError};
+use crate::config::{Config, OLD_BACKWARD_CLIP_ENV};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use ufom_bench::harness::cluster;
-use ufom_bench::harness::experiments::fewshot::OLD_BACKWARD_CLIP_ENV;
 use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::interrupt;
 use ufom_bench::harness::record::Scale;
@@ -96,8 +96,8 @@ pub struct InterruptedRun {
 }
 
 /// Runs the subcommand.
-pub fn run(a: &BenchArgs) -> Result<()> {
-    if std::env::var_os(OLD_BACKWARD_CLIP_ENV).is_some() {
+pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
+    if config.old_backward_clip_set {
         return Err(UsageError(format!(
             "{OLD_BACKWARD_CLIP_ENV} is no longer read; pass --backward-clip C instead (and unset it)"
         ))
@@ -114,7 +114,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             merge_only: false,
             ctx: Context {
                 scale: a.scale,
-                data_dir: a.data_dir.clone(),
+                data: config.data(a.data_dir.clone()),
                 device: candle_core::Device::Cpu,
                 backward_clip: a.backward_clip,
             },
@@ -144,7 +144,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         merge_only: false,
         ctx: Context {
             scale: a.scale,
-            data_dir: a.data_dir.clone(),
+            data: config.data(a.data_dir.clone()),
             device,
             backward_clip: a.backward_clip,
         },

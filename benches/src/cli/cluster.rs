@@ -3,6 +3,7 @@
 
 use super::bench::DeviceArg;
 use super::UsageError;
+use crate::config::Config;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -38,12 +39,14 @@ struct CellRunArgs {
 }
 
 /// Runs `ufom cell …`.
-pub fn cell(a: &CellArgs) -> Result<()> {
+pub fn cell(a: &CellArgs, config: &Config) -> Result<()> {
     let CellCommand::Run(r) = &a.command;
     let index = match r.index {
         Some(i) => i,
-        None => std::env::var("SLURM_ARRAY_TASK_ID")
-            .map_err(|_| UsageError("--index I is needed outside a SLURM array task".into()))?
+        None => config
+            .slurm_array_task_id
+            .as_deref()
+            .ok_or_else(|| UsageError("--index I is needed outside a SLURM array task".into()))?
             .parse()
             .map_err(|e| UsageError(format!("SLURM_ARRAY_TASK_ID: {e}")))?,
     };
@@ -54,8 +57,14 @@ pub fn cell(a: &CellArgs) -> Result<()> {
         None => DeviceArg::Cpu,
     }
     .device()?;
-    let out = cluster::run_task(&r.plan, index, r.cells_per_task as usize, device)
-        .with_context(|| format!("task {index} of {}", r.plan.display()))?;
+    let out = cluster::run_task(
+        &r.plan,
+        index,
+        r.cells_per_task as usize,
+        device,
+        &config.data,
+    )
+    .with_context(|| format!("task {index} of {}", r.plan.display()))?;
     println!(
         "task {index}: {} cell(s) run, {} already finished",
         out.ran, out.skipped
@@ -92,7 +101,7 @@ pub struct SlurmArgs {
 }
 
 /// Runs `ufom slurm`.
-pub fn slurm(a: &SlurmArgs) -> Result<()> {
+pub fn slurm(a: &SlurmArgs, config: &Config) -> Result<()> {
     let ufom = match &a.ufom {
         Some(p) => std::fs::canonicalize(p).with_context(|| format!("--ufom {}", p.display()))?,
         None => std::env::current_exe()?,
@@ -106,7 +115,7 @@ pub fn slurm(a: &SlurmArgs) -> Result<()> {
         cells_per_task: a.cells_per_task as usize,
         ufom,
     };
-    match cluster::write_sbatch(&a.dir, &o)? {
+    match cluster::write_sbatch(&a.dir, &o, &config.data)? {
         Some((path, tasks)) => println!(
             "wrote {} ({} task(s)); submit with `sbatch {}`, then merge with `ufom report {}`",
             path.display(),

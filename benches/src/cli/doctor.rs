@@ -4,6 +4,7 @@
 //! with `--time`, one gradient and one HVP per reference case timed on the device and the CPU.
 
 use super::bench::DeviceArg;
+use crate::config::Config;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -40,11 +41,9 @@ const CUDA_LIBS: [&str; 5] = [
     "libcudart.so",
 ];
 
-/// Directories searched: LD_LIBRARY_PATH, then the usual system ones.
-fn library_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("LD_LIBRARY_PATH")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
+/// Directories searched: LD_LIBRARY_PATH (`config.library_path`), then the usual system ones.
+fn library_dirs(config: &Config) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = config.library_path.clone();
     for d in [
         "/usr/lib/x86_64-linux-gnu",
         "/usr/lib64",
@@ -81,7 +80,7 @@ fn find_libraries(dirs: &[PathBuf]) -> Vec<(&'static str, Option<PathBuf>)> {
 }
 
 /// Runs the subcommand: exit 0 when the device is there and agrees with the CPU.
-pub fn run(a: &DoctorArgs) -> Result<()> {
+pub fn run(a: &DoctorArgs, config: &Config) -> Result<()> {
     println!(
         "ufom {} (commit {}), cuda feature {}",
         env!("CARGO_PKG_VERSION"),
@@ -94,7 +93,7 @@ pub fn run(a: &DoctorArgs) -> Result<()> {
     );
     if matches!(a.device, DeviceArg::Cuda) {
         println!("CUDA libraries (LD_LIBRARY_PATH, then system folders):");
-        for (lib, hit) in find_libraries(&library_dirs()) {
+        for (lib, hit) in find_libraries(&library_dirs(config)) {
             match hit {
                 Some(p) => println!("  {lib:<16} {}", p.display()),
                 None => println!("  {lib:<16} not found"),

@@ -39,14 +39,8 @@ pub struct HypergradArgs {
         required = true
     )]
     theta: Vec<f64>,
-    /// The estimator: fom (Alg. 3), stored_exact (Alg. 2), recompute_exact (Alg. 4, q = 1),
-    /// ufom (Alg. 4; needs --q), adaptive (§4.5, the paper's settings; its first draw uses
-    /// q_min), truncated (the last K steps; needs --param k=K), checkpointed (exact with
-    /// binomial checkpointing; --param slots=S, default ⌈√r⌉), aid_cg (implicit differentiation
-    /// with N CG steps; needs --param cg_steps=N, takes warm_start=false), neumann (stocBiO's
-    /// Neumann series; needs --param terms=Q, takes eta=η), unrolled (back-propagation through
-    /// the unrolled inner loop, the reference).
-    #[arg(long, value_name = "NAME")]
+    // The help lists the estimator catalog (hypergrad::estimators::catalog).
+    #[arg(long, value_name = "NAME", help = hypergrad::estimators::catalog::cli_help())]
     estimator: String,
     /// Probability of the exact branch for `ufom`, in (0, 1].
     #[arg(long, value_parser = probability)]

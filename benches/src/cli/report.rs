@@ -10,6 +10,7 @@ use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
 use ufom_bench::harness::report::{readme, write_all};
 use ufom_bench::harness::runner;
 use ufom_bench::harness::store::{read_json, write_atomic};
+use ufom_datasets::DataConfig;
 
 /// Arguments of `ufom report`.
 #[derive(Args)]
@@ -46,10 +47,11 @@ fn check_version(
 }
 
 /// A plan folder's merge: every experiment whose cells are all finished gets its reports (the
-/// same JSON a local run writes); the missing or failed cells are listed.
-fn merge_plan(dir: &std::path::Path) -> Result<Vec<String>> {
+/// same JSON a local run writes); the missing or failed cells are listed. `data` locates the
+/// data sets (the plan's `--data-dir` first), whose checksums key the cells.
+fn merge_plan(dir: &std::path::Path, data: &DataConfig) -> Result<Vec<String>> {
     let (plan, _) = cluster::read_plan(dir)?;
-    let mut opts = cluster::options(&plan, dir, candle_core::Device::Cpu);
+    let mut opts = cluster::options(&plan, dir, candle_core::Device::Cpu, data);
     opts.merge_only = true;
     let outcome = runner::run(&opts)?;
     for f in &outcome.files {
@@ -67,9 +69,9 @@ fn merge_plan(dir: &std::path::Path) -> Result<Vec<String>> {
 }
 
 /// Runs the subcommand.
-pub fn run(a: &ReportArgs) -> Result<()> {
+pub fn run(a: &ReportArgs, config: &crate::config::Config) -> Result<()> {
     let merge_problems = if a.dir.join(cluster::PLAN_FILE).is_file() {
-        merge_plan(&a.dir)?
+        merge_plan(&a.dir, &config.data)?
     } else {
         Vec::new()
     };

@@ -5,7 +5,8 @@
 //! draws), with the effect (mean difference in the claim's direction) and its 95 % interval.
 
 use super::record::{ClaimVerdict, MethodReport, RunStatus, Verdict};
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use hypergrad::stats::t_test;
+use statrs::distribution::ContinuousCDF;
 
 /// Significance level of every claim test.
 pub const ALPHA: f64 = 0.05;
@@ -122,14 +123,16 @@ impl Claim {
             p_value: None,
             verdict: Verdict::NotResolved,
         };
-        let Some(t) = t_test(&diffs) else {
+        // Mean zero; None below two values or with a non-finite one. Identical differences
+        // (sd = 0) are a deterministic effect: p = 0 unless the mean is 0 too.
+        let Some(t) = t_test(&diffs, 0.0, ALPHA) else {
             return verdict;
         };
         verdict.effect = Some(t.mean);
-        verdict.ci95 = Some(t.ci95);
+        verdict.ci95 = Some(t.ci);
         verdict.effect_size_dz = t.dz;
-        verdict.p_value = Some(t.p);
-        verdict.verdict = if t.p >= ALPHA {
+        verdict.p_value = Some(t.p_value);
+        verdict.verdict = if t.p_value >= ALPHA {
             Verdict::NotResolved
         } else if t.mean > 0.0 {
             Verdict::Supported
@@ -147,46 +150,6 @@ pub fn check_all(claims: &[Claim], methods: &[MethodReport]) -> Vec<ClaimVerdict
         .filter(|c| c.applies(methods))
         .map(|c| c.check(methods))
         .collect()
-}
-
-/// A two-sided one-sample t-test of mean zero.
-struct TTest {
-    mean: f64,
-    ci95: [f64; 2],
-    /// Cohen's d_z = mean / sd (None when sd = 0).
-    dz: Option<f64>,
-    p: f64,
-}
-
-/// The t-test of `d` (None below two values). Identical differences (sd = 0) are a
-/// deterministic effect: p = 0 unless the mean is 0 too.
-fn t_test(d: &[f64]) -> Option<TTest> {
-    let n = d.len();
-    if n < 2 || d.iter().any(|x| !x.is_finite()) {
-        return None;
-    }
-    let mean = d.iter().sum::<f64>() / n as f64;
-    let sd = (d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
-    if sd == 0.0 {
-        let p = if mean == 0.0 { 1.0 } else { 0.0 };
-        return Some(TTest {
-            mean,
-            ci95: [mean, mean],
-            dz: None,
-            p,
-        });
-    }
-    let se = sd / (n as f64).sqrt();
-    let dist = StudentsT::new(0.0, 1.0, (n - 1) as f64).ok()?;
-    let t = mean / se;
-    let p = 2.0 * (1.0 - dist.cdf(t.abs()));
-    let q = dist.inverse_cdf(1.0 - ALPHA / 2.0);
-    Some(TTest {
-        mean,
-        ci95: [mean - q * se, mean + q * se],
-        dz: Some(mean / sd),
-        p,
-    })
 }
 
 /// A verdict from two independent samples summarised by mean and standard error (a two-sided

@@ -2,7 +2,6 @@
 //! cell keys, the reports and their tables. No method identity by string matching: the label is
 //! derived from the spec, and code that needs to know what a method is reads the spec.
 
-use super::experiments::fewshot::ReptileConfig;
 use hypergrad::optim::{OuterConfig, OuterOptimizer};
 use hypergrad::EstimatorSpec;
 use serde::{Deserialize, Serialize};
@@ -15,6 +14,45 @@ pub enum Learner {
     Estimator(EstimatorSpec),
     /// Reptile (Nichol et al. 2018): no hypergradient, θ moves towards adapted weights.
     Reptile(ReptileConfig),
+}
+
+/// Reptile's published 1-shot 20-way Omniglot settings (openai/supervised-reptile README:
+/// `--shots 1 --classes 20 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-batch 5
+/// --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005
+/// --meta-step-final 0 --train-shots 10 --transductive`). Inner optimiser: Adam with β1 = 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReptileConfig {
+    /// Images per class of a training task.
+    pub train_shots: usize,
+    /// Mini-batch of an inner step.
+    pub inner_batch: usize,
+    /// Inner Adam steps per task (each one function call).
+    pub inner_iters: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// ε at the start; decays linearly to `meta_step_final` over the call budget.
+    pub meta_step: f64,
+    /// ε at the end.
+    pub meta_step_final: f64,
+    /// Mini-batch of Reptile's own evaluation.
+    pub eval_batch: usize,
+    /// Adam steps of Reptile's own evaluation.
+    pub eval_iters: usize,
+}
+
+impl Default for ReptileConfig {
+    fn default() -> Self {
+        Self {
+            train_shots: 10,
+            inner_batch: 20,
+            inner_iters: 10,
+            learning_rate: 0.0005,
+            meta_step: 1.0,
+            meta_step_final: 0.0,
+            eval_batch: 10,
+            eval_iters: 50,
+        }
+    }
 }
 
 /// The outer optimiser of an estimator method.
@@ -109,24 +147,6 @@ impl MethodSpec {
     pub fn digest(&self) -> String {
         short_hash(&serde_json::to_string(self).unwrap_or_default())
     }
-}
-
-/// The other estimators of the sources at one representative setting each, as Table 1 and the
-/// perf benches run them: exact with ⌈√r⌉ checkpoints, truncated back-propagation through the
-/// last 5 steps, AID with 10 CG steps (warm start), the Neumann series with Q = 10 (η = α).
-pub fn source_estimators() -> [EstimatorSpec; 4] {
-    [
-        EstimatorSpec::Checkpointed { slots: None },
-        EstimatorSpec::Truncated { k: 5 },
-        EstimatorSpec::AidCg {
-            cg_steps: 10,
-            warm_start: true,
-        },
-        EstimatorSpec::Neumann {
-            terms: 10,
-            eta: None,
-        },
-    ]
 }
 
 /// FNV-1a of `text`, 16 hex digits: stable across runs and platforms.

@@ -4,6 +4,7 @@
 //! [`SCHEMA_VERSION`] on any incompatible change.
 
 use super::methods::MethodSpec;
+use hypergrad::stats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -40,14 +41,11 @@ impl Stat {
         if v.is_empty() {
             return None;
         }
-        let n = v.len();
-        let mean = v.iter().sum::<f64>() / n as f64;
-        let std = if n > 1 {
-            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        } else {
-            0.0
-        };
-        Some(Stat { mean, std, n })
+        Some(Stat {
+            mean: stats::mean(&v),
+            std: stats::std_dev(&v),
+            n: v.len(),
+        })
     }
 }
 

@@ -97,6 +97,22 @@ impl CellStore {
         }
     }
 
+    /// Where a cluster task records the error of a cell that failed.
+    pub fn failure_path(&self, method: &MethodSpec, seed: u64) -> PathBuf {
+        self.dir.join("failed").join(format!(
+            "{}__{}__seed{seed}.txt",
+            method.label,
+            &method.digest()[..8]
+        ))
+    }
+
+    /// The recorded error of a cell whose task failed, if any.
+    pub fn failure_of(&self, method: &MethodSpec, seed: u64) -> Option<String> {
+        std::fs::read_to_string(self.failure_path(method, seed))
+            .ok()
+            .map(|t| t.lines().next().unwrap_or_default().to_string())
+    }
+
     /// Saves a finished cell of `method`.
     pub fn save(&self, method: &MethodSpec, record: &RunRecord) -> Result<()> {
         write_json(&self.path(method, record.seed), record)

@@ -19,6 +19,7 @@
 
 mod adaptive;
 mod aid_cg;
+pub mod catalog;
 mod checkpointed;
 mod fom;
 mod inner_loop;
@@ -31,6 +32,7 @@ mod unrolled;
 
 pub use adaptive::{AdaptiveConfig, AdaptiveUfom};
 pub use aid_cg::AidCg;
+pub use catalog::{catalog, CatalogEntry, Consumer};
 pub use checkpointed::Checkpointed;
 pub use fom::Fom;
 pub use neumann::Neumann;
@@ -132,9 +134,9 @@ fn validated_clip(c: Option<f64>) -> Result<Option<f64>> {
 }
 
 /// The estimator registry: every estimator as a value (CLI arguments, experiment methods, report
-/// names, resume keys). Adding an estimator = its own file + one entry here: a variant (its
-/// serde `kind` is its CLI name) with its arms in [`EstimatorSpec::label`] and
-/// [`EstimatorSpec::build`] — the compiler points at both.
+/// names, resume keys). Adding an estimator = its own file + a variant here (its serde `kind`
+/// is its CLI name; the compiler asks for its arms in [`EstimatorSpec::label`] and
+/// [`EstimatorSpec::build`]) + one entry in [`catalog`] (its tests fail without it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EstimatorSpec {
@@ -250,6 +252,19 @@ impl EstimatorSpec {
                 .build::<crate::oracles::Autodiff<crate::problems::Quadratic>>()
                 .map(drop),
         }
+    }
+
+    /// The serde `kind`, which is also the CLI name (`fom`, `ufom`, `aid_cg`, ...).
+    pub fn kind(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("kind")?.as_str().map(String::from))
+            .unwrap_or_default()
+    }
+
+    /// Whether an estimate draws random numbers (its catalog entry's `randomised`).
+    pub fn is_randomised(&self) -> bool {
+        catalog::entry_of(self).is_some_and(|e| e.randomised)
     }
 
     /// The report name: the variant and its settings (`recompute_exact`, `ufom_q0.1`,

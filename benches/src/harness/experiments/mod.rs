@@ -14,16 +14,16 @@ use super::record::{
 use anyhow::{Context as _, Result};
 use candle_core::Device;
 use cell::Progress;
-use std::path::PathBuf;
-use ufom_datasets::{locate, Dataset, Located};
+use ufom_datasets::{locate, DataConfig, Dataset, Located};
 
 /// What every experiment gets from the command line.
 #[derive(Clone, Debug)]
 pub struct Context {
     /// Size of the run.
     pub scale: Scale,
-    /// `--data-dir`, if given.
-    pub data_dir: Option<PathBuf>,
+    /// Where the data sets are: `--data-dir`, and what the binary read from the environment
+    /// (`UFOM_DATA_DIR`, the caches; `benches/src/config.rs`).
+    pub data: DataConfig,
     /// Device for training.
     pub device: Device,
     /// `--backward-clip C`: the authors' per-backward-step clipping for the few-shot
@@ -130,7 +130,7 @@ pub fn exact_iterations_budget(iters: u64, r: usize, tasks: usize) -> BudgetNote
 /// digest of [`ufom_datasets::source::sha256_path`]). Load the data from the returned
 /// [`Located`], so the checksums are those of the files actually read.
 pub fn locate_with_checksums(dataset: Dataset, ctx: &Context) -> Result<(Located, Vec<DataFile>)> {
-    let located = locate(dataset, ctx.data_dir.as_deref())?;
+    let located = locate(dataset, &ctx.data)?;
     let files = located
         .files
         .paths()

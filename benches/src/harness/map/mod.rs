@@ -24,7 +24,6 @@ use hypergrad::{Counted, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::time::Instant;
 
 /// Version of `map.json`'s layout.
@@ -143,56 +142,17 @@ impl MapConfig {
     }
 }
 
-/// The settings mapped for r inner steps: FOM; UFOM q ∈ {0.1, 0.2, 0.5}; stored, recompute and
-/// checkpointed exact (⌈√r⌉ and 2 slots); truncated K ∈ {1, ⌈r/4⌉, ⌈r/2⌉}; AID-CG from zero
-/// (a fixed point makes the warm start trivially exact) with N ∈ {1, 5, 20}; Neumann with
-/// Q ∈ {1, 5, 20} (η = α). Adaptive UFOM is UFOM with a data-chosen q; it is mapped through q.
+/// The settings mapped for r inner steps: every catalog entry's sweep (FOM; UFOM q ∈ {0.1, 0.2,
+/// 0.5}; stored, recompute and checkpointed exact (⌈√r⌉ and 2 slots); truncated K ∈ {1, ⌈r/4⌉,
+/// ⌈r/2⌉}; AID-CG from zero with N ∈ {1, 5, 20}; Neumann with Q ∈ {1, 5, 20} (η = α)).
+/// Adaptive UFOM is UFOM with a data-chosen q; it is mapped through q.
 pub fn settings(r: usize) -> Vec<EstimatorSpec> {
-    let mut out = vec![EstimatorSpec::Fom];
-    out.extend([0.1, 0.2, 0.5].map(|q| EstimatorSpec::Ufom {
-        q,
-        backward_clip: None,
-    }));
-    out.extend([
-        EstimatorSpec::StoredExact,
-        EstimatorSpec::RecomputeExact {
-            backward_clip: None,
-        },
-        EstimatorSpec::Checkpointed { slots: None },
-        EstimatorSpec::Checkpointed { slots: Some(2) },
-    ]);
-    let mut ks = vec![1, r.div_ceil(4), r.div_ceil(2)];
-    ks.retain(|&k| k < r);
-    ks.dedup();
-    out.extend(ks.into_iter().map(|k| EstimatorSpec::Truncated { k }));
-    out.extend([1, 5, 20].map(|n| EstimatorSpec::AidCg {
-        cg_steps: n,
-        warm_start: false,
-    }));
-    out.extend([1, 5, 20].map(|q| EstimatorSpec::Neumann {
-        terms: q,
-        eta: None,
-    }));
-    out
+    hypergrad::estimators::catalog::map_settings(r)
 }
 
-/// Whether a setting draws random numbers (so it gets `samples` estimates, not `repeats`).
-fn randomised(spec: &EstimatorSpec) -> bool {
-    matches!(
-        spec,
-        EstimatorSpec::Ufom { .. } | EstimatorSpec::Adaptive(_)
-    )
-}
-
-/// A unit vector of length `d` from `seed` (the projection direction).
-pub fn unit_direction(d: usize, seed: u64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let v: Vec<f64> = (0..d)
-        .map(|_| rand_distr::Distribution::sample(&rand_distr::StandardNormal, &mut rng))
-        .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-    v.into_iter().map(|x| x / norm).collect()
-}
+/// The projection direction (a unit vector of length `d` from `seed`) and the two-sided
+/// t-interval of the projected errors come from the suite's one statistics module.
+pub use hypergrad::stats::{t_interval, unit_direction};
 
 /// Measures one setting: `n` estimates at (θ, T) against the exact gradient `exact`.
 #[allow(clippy::too_many_arguments)]
@@ -205,7 +165,7 @@ pub fn measure<O: Oracles + 'static>(
     cfg: &MapConfig,
     u: &[f64],
 ) -> Result<MapPoint> {
-    let n = if randomised(spec) {
+    let n = if spec.is_randomised() {
         cfg.samples
     } else {
         cfg.repeats
@@ -286,21 +246,6 @@ fn family(spec: &EstimatorSpec) -> String {
         "stored_exact" | "recompute_exact" | "checkpointed" => "exact".into(),
         _ => kind,
     }
-}
-
-/// The two-sided `level` t-interval of the mean of `xs` (a point when they are all equal).
-pub fn t_interval(xs: &[f64], level: f64) -> [f64; 2] {
-    let n = xs.len() as f64;
-    let mean = xs.iter().sum::<f64>() / n;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    if var == 0.0 || n < 2.0 {
-        return [mean, mean];
-    }
-    let t = StudentsT::new(0.0, 1.0, n - 1.0)
-        .map(|d| d.inverse_cdf(0.5 + level / 2.0))
-        .unwrap_or(f64::INFINITY);
-    let half = t * (var / n).sqrt();
-    [mean - half, mean + half]
 }
 
 /// Maps every setting on one problem at (θ, T).

@@ -5,9 +5,10 @@
 
 use anyhow::Result;
 use candle_core::{DType, Device};
+use hypergrad::estimators::catalog::{self, Consumer};
 use hypergrad::problems::MlpHypercleaning;
 use hypergrad::problems::{synthetic_source, ConvNet, Maml, MamlTask, MlpConfig, MlpData};
-use hypergrad::{Autodiff, ParamList};
+use hypergrad::{Autodiff, EstimatorSpec, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -120,4 +121,15 @@ pub fn conv_case(filters: usize, device: &Device) -> Result<(Autodiff<Maml>, Par
     let theta = net.init(0, DType::F32, device)?;
     let problem = Maml::new(net, 1, 0.1)?.with_source(source);
     Ok((Autodiff::new(problem)?, theta, task))
+}
+
+/// The estimators the perf bench times, by label: the catalog's perf settings
+/// ([`hypergrad::estimators::catalog`]). `with_reference: false` leaves out the unrolled
+/// reference, which needs oracles with an unrolled reference.
+pub fn perf_estimators(with_reference: bool) -> Vec<(String, EstimatorSpec)> {
+    catalog::runs_in(Consumer::Perf)
+        .map(|e| e.setting)
+        .filter(|s| with_reference || *s != EstimatorSpec::Unrolled)
+        .map(|s| (s.label(), s))
+        .collect()
 }

@@ -19,6 +19,7 @@ use super::{
     exact_iterations_budget, locate_with_checksums, Availability, Context, Experiment, Findings,
     Plan, Prepared,
 };
+pub use crate::harness::methods::ReptileConfig;
 use crate::harness::methods::{Learner, MethodSpec, OuterSpec};
 use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale};
 use anyhow::{anyhow, Context as _, Result};
@@ -29,11 +30,10 @@ use hypergrad::problems::ConvNet;
 use hypergrad::EstimatorSpec;
 use serde::Serialize;
 use serde_json::json;
-pub use train::ReptileConfig;
 use train::Setup;
 use ufom_datasets::{
-    cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot,
-    OmniglotOptions, Split, TaskSampler,
+    cifar100_split, locate, omniglot_split, Cifar100, Dataset, FewShotSplit, Omniglot, Split,
+    TaskSampler,
 };
 
 /// Which benchmark.
@@ -159,7 +159,7 @@ impl Experiment for FewShot {
     }
 
     fn availability(&self, ctx: &Context) -> Availability {
-        match locate(self.0.dataset(), ctx.data_dir.as_deref()) {
+        match locate(self.0.dataset(), &ctx.data) {
             Ok(_) => Availability::Ready,
             Err(e) => Availability::Missing(format!("real {} data is missing, so this experiment is skipped (the rest of the bench runs): {e}", self.0.dataset().name())),
         }
@@ -202,7 +202,7 @@ impl Experiment for FewShot {
         let (located, files) = locate_with_checksums(self.0.dataset(), ctx)?;
         let (split, wide) = match self.0 {
             Bench::Omniglot => {
-                let om = Omniglot::from_located(located, &OmniglotOptions::default())
+                let om = Omniglot::from_located(located, &ctx.data.omniglot_options())
                     .context("loading Omniglot")?;
                 (omniglot_split(&om, 0)?, None)
             }

@@ -7,13 +7,14 @@
 use crate::harness::experiments::cell::{
     counted, train_cell, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
 };
-use crate::harness::methods::{Learner, MethodSpec};
+use crate::harness::methods::{Learner, MethodSpec, ReptileConfig};
 use crate::harness::record::RunRecord;
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use hypergrad::driver::{OuterStep, Step};
 use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer};
 use hypergrad::problems::{ConvNet, Maml, MamlTask};
+use hypergrad::stats;
 use hypergrad::{Autodiff, Counted, Oracles, ParamList};
 use rand::seq::SliceRandom;
 use rand::{RngCore, SeedableRng};
@@ -23,45 +24,6 @@ use ufom_datasets::{Split, TaskSampler};
 
 /// Seed of the fixed meta-test tasks (the same tasks for every method and seed).
 pub const EVAL_SEED: u64 = 1_000_000;
-
-/// Reptile's published 1-shot 20-way Omniglot settings (openai/supervised-reptile README:
-/// `--shots 1 --classes 20 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-batch 5
-/// --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005
-/// --meta-step-final 0 --train-shots 10 --transductive`). Inner optimiser: Adam with β1 = 0.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ReptileConfig {
-    /// Images per class of a training task.
-    pub train_shots: usize,
-    /// Mini-batch of an inner step.
-    pub inner_batch: usize,
-    /// Inner Adam steps per task (each one function call).
-    pub inner_iters: usize,
-    /// Adam learning rate.
-    pub learning_rate: f64,
-    /// ε at the start; decays linearly to `meta_step_final` over the call budget.
-    pub meta_step: f64,
-    /// ε at the end.
-    pub meta_step_final: f64,
-    /// Mini-batch of Reptile's own evaluation.
-    pub eval_batch: usize,
-    /// Adam steps of Reptile's own evaluation.
-    pub eval_iters: usize,
-}
-
-impl Default for ReptileConfig {
-    fn default() -> Self {
-        Self {
-            train_shots: 10,
-            inner_batch: 20,
-            inner_iters: 10,
-            learning_rate: 0.0005,
-            meta_step: 1.0,
-            meta_step_final: 0.0,
-            eval_batch: 10,
-            eval_iters: 50,
-        }
-    }
-}
 
 /// Everything a cell needs besides its method and seed.
 pub struct Setup<'a> {
@@ -155,11 +117,14 @@ impl Setup<'_> {
 /// `{key}` (mean, %), `{key}_ci95` (1.96·s/√n) and the task count.
 fn accuracy_metrics(key: &str, acc: &[f64], ce: Option<f64>) -> Metrics {
     let n = acc.len().max(1) as f64;
-    let mean = acc.iter().sum::<f64>() / n;
-    let var = acc.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    // No tasks (not reachable from the presets) keeps its old answer: −0 ± −0 over "1" task.
+    let (mean, sd) = match acc {
+        [] => (-0.0, -0.0),
+        _ => (stats::mean(acc), stats::std_dev(acc)),
+    };
     let mut m = BTreeMap::from([
         (key.to_string(), mean),
-        (format!("{key}_ci95"), 1.96 * var.sqrt() / n.sqrt()),
+        (format!("{key}_ci95"), 1.96 * sd / n.sqrt()),
         (format!("{key}_tasks"), n),
     ]);
     if let Some(ce) = ce {

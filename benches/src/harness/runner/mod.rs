@@ -1,20 +1,22 @@
 //! The runner: selects experiments and methods, plans them (no data), prepares them all (loads
 //! and checks data) before any training, runs their (method, seed) cells with progress and
 //! resume, and writes each experiment's reports as soon as it finishes. A failing experiment
-//! does not stop the others; failures are collected for the caller.
+//! does not stop the others; failures are collected for the caller ([`outcome`]).
 
-use super::env;
-use super::experiments::cell::{Interrupted, Progress};
-use super::experiments::{registry, Availability, Context, Plan, Prepared};
-use super::methods::short_hash;
-use super::record::{
-    DataFile, ExperimentReport, MethodReport, RunRecord, RunStatus, Scale, Stat, SCHEMA_VERSION,
-};
-use super::report::write_all;
-use super::store::{read_json, CellStore};
+mod folder;
+mod outcome;
+pub use folder::*;
+pub use outcome::*;
+
+use crate::harness::analysis::aggregate;
+use crate::harness::env;
+use crate::harness::executor::{execute_cell, CellOutcome, Mode};
+use crate::harness::experiments::cell::{Interrupted, Progress};
+use crate::harness::experiments::{registry, Availability, Context, Plan, Prepared};
+use crate::harness::record::{ExperimentReport, RunStatus, Scale, Stat, SCHEMA_VERSION};
+use crate::harness::report::write_all;
 use anyhow::{Context as _, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
@@ -80,154 +82,6 @@ impl Planned {
         }
         Some(seconds)
     }
-}
-
-/// How one experiment ended in this run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Ending {
-    /// Reports written.
-    Done,
-    /// Not run; the reason.
-    Skipped(String),
-    /// Failed; the error (its finished cells are saved).
-    Failed(String),
-    /// Stopped by Ctrl-C (its finished cells are saved).
-    Interrupted,
-}
-
-/// One row of the end-of-run summary.
-#[derive(Clone, Debug)]
-pub struct SummaryRow {
-    /// Experiment.
-    pub experiment: String,
-    /// How it ended.
-    pub ending: Ending,
-    /// Cells trained in this run.
-    pub cells_run: usize,
-    /// Cells taken from `--resume`.
-    pub cells_resumed: usize,
-    /// Cells that diverged.
-    pub diverged: usize,
-    /// Wall seconds spent on it in this run.
-    pub seconds: f64,
-}
-
-/// What happened.
-#[derive(Default)]
-pub struct BenchOutcome {
-    /// One row per selected experiment.
-    pub summary: Vec<SummaryRow>,
-    /// Files written.
-    pub files: Vec<PathBuf>,
-}
-
-impl BenchOutcome {
-    /// Whether Ctrl-C stopped the run.
-    pub fn interrupted(&self) -> bool {
-        self.summary.iter().any(|r| r.ending == Ending::Interrupted)
-    }
-
-    /// Experiments that failed, with the error.
-    pub fn failed(&self) -> Vec<(&str, &str)> {
-        self.summary
-            .iter()
-            .filter_map(|r| match &r.ending {
-                Ending::Failed(e) => Some((r.experiment.as_str(), e.as_str())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Experiments skipped, with the reason.
-    pub fn skipped(&self) -> Vec<(&str, &str)> {
-        self.summary
-            .iter()
-            .filter_map(|r| match &r.ending {
-                Ending::Skipped(e) => Some((r.experiment.as_str(), e.as_str())),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Experiments whose reports were written.
-    pub fn ran(&self) -> Vec<&str> {
-        self.summary
-            .iter()
-            .filter(|r| r.ending == Ending::Done)
-            .map(|r| r.experiment.as_str())
-            .collect()
-    }
-}
-
-/// An unknown experiment or method name (a usage error).
-#[derive(Debug, thiserror::Error)]
-#[error("unknown {what} `{name}`; available: {available}")]
-pub struct UnknownName {
-    /// `experiment` or `method`.
-    pub what: &'static str,
-    /// The name given.
-    pub name: String,
-    /// What exists.
-    pub available: String,
-}
-
-/// An output directory that already holds reports of another scale (a usage error: one
-/// folder, one scale, so tables and dashboards never mix them).
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{out} already holds {found}-scale reports ({file}); write {wanted}-scale reports to another \
-     folder, e.g. --out {suggest}"
-)]
-pub struct MixedScales {
-    /// The output directory.
-    pub out: String,
-    /// A report of the other scale found there.
-    pub file: String,
-    /// Its scale.
-    pub found: &'static str,
-    /// The scale asked for.
-    pub wanted: &'static str,
-    /// A folder to use instead.
-    pub suggest: String,
-}
-
-/// Cells a merge found unfinished: (method label, seed) each, with a task's recorded error where
-/// one failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{} cell(s) not finished: {}", .cells.len(), .cells.join(", "))]
-pub struct MissingCells {
-    /// `label seed S` (and `: error` for a failed one).
-    pub cells: Vec<String>,
-}
-
-/// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
-pub fn check_one_scale(out: &Path, scale: Scale) -> Result<()> {
-    let Ok(entries) = std::fs::read_dir(out) else {
-        return Ok(());
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        if let Ok(report) = read_json::<ExperimentReport>(&path) {
-            if report.scale != scale {
-                return Err(MixedScales {
-                    out: out.display().to_string(),
-                    file: path
-                        .file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into(),
-                    found: scale_name(report.scale),
-                    wanted: scale_name(scale),
-                    suggest: out.join(scale_name(scale)).display().to_string(),
-                }
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The selected experiments with their plans after `--methods` and `--seeds`; errors on an
@@ -344,7 +198,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
         }
     }
     for (p, prepared, prep_s) in ready {
-        if super::interrupt::requested() {
+        if crate::harness::interrupt::requested() {
             break;
         }
         let t0 = Instant::now();
@@ -401,38 +255,9 @@ fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> 
             let name = f.file_name().unwrap_or_default().to_string_lossy();
             name.starts_with(&format!("{}.", report.experiment))
                 || name.starts_with(&format!("{}_", report.experiment))
-                || name == super::report::BENCHER_FILE
+                || name == crate::harness::report::BENCHER_FILE
         })
         .collect())
-}
-
-/// The report of `experiment` at `scale` in `out`, if one of this schema is there.
-pub fn previous_report(out: &Path, experiment: &str, scale: Scale) -> Option<ExperimentReport> {
-    let old: ExperimentReport = read_json(&out.join(format!("{experiment}.json"))).ok()?;
-    (old.schema_version == SCHEMA_VERSION && old.scale == scale).then_some(old)
-}
-
-/// The scale's name as the CLI spells it.
-pub fn scale_name(s: Scale) -> &'static str {
-    match s {
-        Scale::Smoke => "smoke",
-        Scale::Default => "default",
-        Scale::Paper => "paper",
-    }
-}
-
-/// The cell store of an experiment: keyed by the scale, the plan's settings and the data's
-/// checksums, so cells are only reused for the same settings on the same data.
-pub fn cell_store(
-    out: &Path,
-    name: &str,
-    scale: Scale,
-    plan: &Plan,
-    data: &[DataFile],
-) -> CellStore {
-    let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
-    let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
-    CellStore::new(out, name, &format!("{}-{}", scale_name(scale), &key[..8]))
 }
 
 fn run_experiment(
@@ -453,6 +278,13 @@ fn run_experiment(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix(p.name.to_string());
+    let mode = if opts.merge_only {
+        Mode::MergeOnly
+    } else if opts.resume {
+        Mode::Resume
+    } else {
+        Mode::Fresh
+    };
     let mut methods = Vec::new();
     let mut done_calls = 0u64;
     let mut missing = Vec::new();
@@ -461,34 +293,23 @@ fn run_experiment(
             let mut runs = Vec::new();
             for &seed in &plan.seeds {
                 bar.set_message(format!("{} seed {seed}", method.label));
-                let cached = if opts.resume || opts.merge_only {
-                    store.load(method, seed)
-                } else {
-                    None
-                };
-                let record = match cached {
-                    Some(r) => {
+                let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
+                let progress: Progress = Rc::new(move |c| b.set_position(base + c.min(budget)));
+                let record = match execute_cell(prepared, &store, method, seed, mode, &progress)? {
+                    CellOutcome::Resumed(r) => {
                         tracing::info!(experiment = p.name, method = %method.label, seed, "resumed finished cell");
                         row.cells_resumed += 1;
                         r
                     }
-                    None if opts.merge_only => {
-                        let failure = super::cluster::failure_of(&store, method, seed)
+                    CellOutcome::Missing(failure) => {
+                        let failure = failure
                             .map(|e| format!(": failed: {e}"))
                             .unwrap_or_default();
                         missing.push(format!("{} seed {seed}{failure}", method.label));
                         continue;
                     }
-                    None => {
-                        let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
-                        let progress: Progress =
-                            Rc::new(move |c| b.set_position(base + c.min(budget)));
-                        let t0 = Instant::now();
-                        let r = prepared
-                            .run_cell(method, seed, &progress)
-                            .with_context(|| format!("{} / seed {seed}", method.label))?;
-                        store.save(method, &r)?;
-                        tracing::info!(experiment = p.name, method = %method.label, seed, seconds = t0.elapsed().as_secs_f64(), "finished cell");
+                    CellOutcome::Ran(r, seconds) => {
+                        tracing::info!(experiment = p.name, method = %method.label, seed, seconds, "finished cell");
                         row.cells_run += 1;
                         r
                     }
@@ -533,37 +354,4 @@ fn run_experiment(
         notes: findings.notes,
         claims: findings.claims,
     })
-}
-
-/// Mean ± std of the final metrics over the finished runs of a method.
-pub fn aggregate(spec: super::methods::MethodSpec, runs: Vec<RunRecord>) -> MethodReport {
-    let finished: Vec<&RunRecord> = runs
-        .iter()
-        .filter(|r| r.status == RunStatus::Finished)
-        .collect();
-    let mut keys: Vec<&String> = finished
-        .iter()
-        .flat_map(|r| r.final_metrics.keys())
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let summary: BTreeMap<String, Stat> = keys
-        .into_iter()
-        .filter_map(|k| {
-            let v: Vec<f64> = finished
-                .iter()
-                .filter_map(|r| r.final_metrics.get(k).copied())
-                .collect();
-            Stat::of(&v).map(|s| (k.clone(), s))
-        })
-        .collect();
-    let spc: Vec<f64> = runs.iter().map(|r| r.seconds_per_call).collect();
-    MethodReport {
-        method: spec.label.clone(),
-        spec,
-        diverged: runs.len() - finished.len(),
-        seconds_per_call: Stat::of(&spc).map_or(0.0, |s| s.mean),
-        summary,
-        runs,
-    }
 }

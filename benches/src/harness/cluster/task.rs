@@ -1,0 +1,126 @@
+//! One task of a plan: its cells through the executor, and which cells are finished.
+
+use super::{options, read_plan, task_cells, task_count, CellLine, PlanFile};
+use crate::harness::executor::{execute_cell, CellOutcome, Mode};
+use crate::harness::experiments::cell::{Interrupted, Progress};
+use crate::harness::experiments::registry;
+use crate::harness::runner::{self, cell_store};
+use anyhow::{bail, Context as _, Result};
+use std::path::Path;
+use ufom_datasets::DataConfig;
+
+/// What one task did.
+#[derive(Debug, Default)]
+pub struct TaskOutcome {
+    /// Cells trained.
+    pub ran: usize,
+    /// Cells already finished (skipped).
+    pub skipped: usize,
+}
+
+/// Runs task `task` of the plan in `dir` (cells C·task .. C·task + C − 1) on `device`, with
+/// the data sets located by [`options`]: each unfinished cell is trained and saved; finished
+/// ones are skipped. A failing cell records its error and the task fails after trying the rest.
+pub fn run_task(
+    dir: &Path,
+    task: usize,
+    per_task: usize,
+    device: candle_core::Device,
+    data: &DataConfig,
+) -> Result<TaskOutcome> {
+    let (plan, cells) = read_plan(dir)?;
+    let mine = task_cells(&cells, task, per_task);
+    if mine.is_empty() {
+        bail!(
+            "task {task} has no cells: the plan has {} cells, {} task(s) of {per_task}",
+            cells.len(),
+            task_count(cells.len(), per_task)
+        );
+    }
+    let opts = options(&plan, dir, device, data);
+    let planned = runner::plan(&opts)?;
+    let mut outcome = TaskOutcome::default();
+    let mut errors = Vec::new();
+    let mut experiments: Vec<&str> = mine.iter().map(|c| c.experiment.as_str()).collect();
+    experiments.dedup();
+    for name in experiments {
+        let p = planned
+            .iter()
+            .find(|p| p.name == name)
+            .with_context(|| format!("experiment {name} of the plan is not in this build"))?;
+        let exp = registry()
+            .into_iter()
+            .find(|e| e.name() == name)
+            .with_context(|| format!("experiment {name}"))?;
+        let prepared = exp
+            .prepare(&opts.ctx, &p.plan)
+            .with_context(|| format!("preparing {name}"))?;
+        let store = cell_store(dir, name, plan.scale, &p.plan, prepared.data());
+        for c in mine.iter().filter(|c| c.experiment == name) {
+            let method = p
+                .plan
+                .methods
+                .iter()
+                .find(|m| m.label == c.method && m.digest() == c.digest)
+                .with_context(|| {
+                    format!(
+                        "cell {}: method {} ({}) is not in this build's plan of {name}; plan again",
+                        c.index, c.method, c.digest
+                    )
+                })?;
+            let progress: Progress = std::rc::Rc::new(|_| {});
+            match execute_cell(
+                prepared.as_ref(),
+                &store,
+                method,
+                c.seed,
+                Mode::Resume,
+                &progress,
+            ) {
+                Ok(CellOutcome::Ran(..)) => {
+                    outcome.ran += 1;
+                    tracing::info!(cell = c.index, method = %c.method, seed = c.seed, "finished cell");
+                }
+                Ok(_) => outcome.skipped += 1,
+                Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+                Err(e) => errors.push(format!("cell {}: {e:#}", c.index)),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        bail!("{}", errors.join("; "));
+    }
+    Ok(outcome)
+}
+
+/// Whether cell `c` of the plan in `dir` is finished (its result is in the store).
+pub(super) fn finished_cells(
+    dir: &Path,
+    plan: &PlanFile,
+    cells: &[CellLine],
+    data: &DataConfig,
+) -> Result<Vec<bool>> {
+    let opts = options(plan, dir, candle_core::Device::Cpu, data);
+    let planned = runner::plan(&opts)?;
+    let mut done = vec![false; cells.len()];
+    for p in &planned {
+        let Some(exp) = registry().into_iter().find(|e| e.name() == p.name) else {
+            continue;
+        };
+        if !cells.iter().any(|c| c.experiment == p.name) {
+            continue;
+        }
+        // The store's key needs the data's checksums: preparing reads (not trains) the data.
+        let prepared = exp.prepare(&opts.ctx, &p.plan)?;
+        let store = cell_store(dir, p.name, plan.scale, &p.plan, prepared.data());
+        for c in cells.iter().filter(|c| c.experiment == p.name) {
+            done[c.index] = p
+                .plan
+                .methods
+                .iter()
+                .find(|m| m.label == c.method && m.digest() == c.digest)
+                .is_some_and(|m| store.load(m, c.seed).is_some());
+        }
+    }
+    Ok(done)
+}

@@ -1,0 +1,69 @@
+//! What an output folder holds: reports of one scale, the previous report of each experiment,
+//! and the cell store of each (experiment, settings, data).
+
+use super::MixedScales;
+use crate::harness::experiments::Plan;
+use crate::harness::methods::short_hash;
+use crate::harness::record::{DataFile, ExperimentReport, Scale, SCHEMA_VERSION};
+use crate::harness::store::{read_json, CellStore};
+use anyhow::Result;
+use std::path::Path;
+
+/// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
+pub fn check_one_scale(out: &Path, scale: Scale) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        if let Ok(report) = read_json::<ExperimentReport>(&path) {
+            if report.scale != scale {
+                return Err(MixedScales {
+                    out: out.display().to_string(),
+                    file: path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into(),
+                    found: scale_name(report.scale),
+                    wanted: scale_name(scale),
+                    suggest: out.join(scale_name(scale)).display().to_string(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The report of `experiment` at `scale` in `out`, if one of this schema is there.
+pub fn previous_report(out: &Path, experiment: &str, scale: Scale) -> Option<ExperimentReport> {
+    let old: ExperimentReport = read_json(&out.join(format!("{experiment}.json"))).ok()?;
+    (old.schema_version == SCHEMA_VERSION && old.scale == scale).then_some(old)
+}
+
+/// The scale's name as the CLI spells it.
+pub fn scale_name(s: Scale) -> &'static str {
+    match s {
+        Scale::Smoke => "smoke",
+        Scale::Default => "default",
+        Scale::Paper => "paper",
+    }
+}
+
+/// The cell store of an experiment: keyed by the scale, the plan's settings and the data's
+/// checksums, so cells are only reused for the same settings on the same data.
+pub fn cell_store(
+    out: &Path,
+    name: &str,
+    scale: Scale,
+    plan: &Plan,
+    data: &[DataFile],
+) -> CellStore {
+    let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
+    let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
+    CellStore::new(out, name, &format!("{}-{}", scale_name(scale), &key[..8]))
+}
