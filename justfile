@@ -29,7 +29,7 @@ bench *ARGS:
     cargo run --release -p ufom-bench -- map --scale default --out reports
     cargo run --release -p ufom-bench -- report reports --readme README.md
 
-# The bias–variance–cost map alone (default scale, about 1.5 min), then the README's blocks.
+# The bias–variance–cost map alone (default scale, about 1.3 min), then the README's blocks.
 map *ARGS:
     cargo run --release -p ufom-bench -- map --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- report reports --readme README.md
@@ -38,7 +38,7 @@ map *ARGS:
 report:
     cargo run --release -p ufom-bench -- report reports --readme README.md
 
-# The whole suite in under a minute (what CI's smoke test runs), into reports/smoke.
+# The whole suite at smoke scale in seconds (what CI's bench_smoke test runs), into reports/smoke.
 bench-smoke *ARGS:
     cargo run --release -p ufom-bench -- bench --scale smoke --out reports/smoke {{ARGS}}
 
@@ -46,10 +46,10 @@ bench-smoke *ARGS:
 bench-paper *ARGS:
     cargo run --release -p ufom-bench -- bench --scale paper --out reports/paper {{ARGS}}
 
-# Criterion benches into reports/perf.json (about 6 min after a 2 min build); CI runs `just perf --profile dev -- --test`.
+# Criterion benches into reports/perf.json (about 6 min after a 2 min build); arguments go to cargo, e.g. `-- '^matmul'`.
 [positional-arguments]
 perf *ARGS:
-    cargo bench -p ufom-bench --bench perf "$@"
+    cargo bench --workspace --bench perf "$@"
 
 # Build target/cuda-build/release/ufom with `cuda`, no GPU needed (CUDA 13.0 from PyPI wheels into target/cuda-toolchain).
 build-cuda *ARGS:

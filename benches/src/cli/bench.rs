@@ -3,7 +3,7 @@
 use super::{positive, UsageError};
 use crate::config::{Config, OLD_BACKWARD_CLIP_ENV};
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
 use ufom_bench::harness::cluster;
 use ufom_bench::harness::experiments::Context;
@@ -13,18 +13,17 @@ use ufom_bench::harness::runner::{
     self, run as run_bench, BenchOptions, Ending, MixedScales, Planned, UnknownName,
 };
 
-/// Where to train.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum DeviceArg {
-    /// The CPU (default).
-    Cpu,
-    /// The first CUDA GPU (needs a build with `--features cuda`).
-    Cuda,
+/// Where to train (`--device`).
+pub use ufom_bench::harness::env::DeviceKind as DeviceArg;
+
+/// The candle device of a `--device` choice.
+pub trait DeviceChoice {
+    /// The candle device; CUDA device 0 for `cuda`, or an error saying what is missing.
+    fn device(self) -> Result<candle_core::Device, UsageError>;
 }
 
-impl DeviceArg {
-    /// The candle device; CUDA device 0 for `cuda`, or an error saying what is missing.
-    pub fn device(self) -> Result<candle_core::Device, UsageError> {
+impl DeviceChoice for DeviceArg {
+    fn device(self) -> Result<candle_core::Device, UsageError> {
         match self {
             DeviceArg::Cpu => Ok(candle_core::Device::Cpu),
             DeviceArg::Cuda => candle_core::Device::new_cuda(0).map_err(|e| {
@@ -119,11 +118,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
                 backward_clip: a.backward_clip,
             },
         };
-        let device = match a.device {
-            DeviceArg::Cpu => "cpu",
-            DeviceArg::Cuda => "cuda",
-        };
-        let cells = cluster::write_plan(&opts, dir, device).map_err(usage)?;
+        let cells = cluster::write_plan(&opts, dir, a.device).map_err(usage)?;
         println!(
             "wrote {} cells to {} (plan.json, cells.jsonl); run them with `ufom slurm {}` then sbatch, or `ufom cell run --plan {} --index I`; merge with `ufom report {}`",
             cells.len(),

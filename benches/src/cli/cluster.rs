@@ -1,7 +1,7 @@
 //! `ufom cell run` and `ufom slurm`: a planned bench (`ufom bench --plan DIR`) run as independent
 //! tasks, e.g. a SLURM job array (see `ufom_bench::harness::cluster`).
 
-use super::bench::DeviceArg;
+use super::bench::{DeviceArg, DeviceChoice};
 use super::UsageError;
 use crate::config::Config;
 use anyhow::{Context as _, Result};
@@ -51,12 +51,7 @@ pub fn cell(a: &CellArgs, config: &Config) -> Result<()> {
             .map_err(|e| UsageError(format!("SLURM_ARRAY_TASK_ID: {e}")))?,
     };
     let (plan, _) = cluster::read_plan(&r.plan)?;
-    let device = match r.device {
-        Some(d) => d,
-        None if plan.device == "cuda" => DeviceArg::Cuda,
-        None => DeviceArg::Cpu,
-    }
-    .device()?;
+    let device = r.device.unwrap_or(plan.device).device()?;
     let out = cluster::run_task(
         &r.plan,
         index,

@@ -3,7 +3,7 @@
 //! HVP, (∂V/∂θ)ᵀv) and every estimator's hypergradient on the device against the CPU, f64 and f32;
 //! with `--time`, one gradient and one HVP per reference case timed on the device and the CPU.
 
-use super::bench::DeviceArg;
+use super::bench::{DeviceArg, DeviceChoice};
 use crate::config::Config;
 use anyhow::{bail, Result};
 use clap::Args;

@@ -5,7 +5,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::PathBuf;
 use ufom_bench::harness::cluster;
-use ufom_bench::harness::map::{render as map_render, MapReport, MAP_SCHEMA_VERSION};
+use ufom_bench::harness::map::{render as map_render, MapReport, ReportKind, MAP_SCHEMA_VERSION};
 use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
 use ufom_bench::harness::report::{readme, write_all};
 use ufom_bench::harness::runner;
@@ -103,7 +103,10 @@ fn render(a: &ReportArgs) -> Result<()> {
         let Ok(value) = read_json::<serde_json::Value>(path) else {
             continue;
         };
-        if value.get("kind").and_then(|k| k.as_str()) == Some("estimator_map") {
+        let kind = value
+            .get("kind")
+            .and_then(|k| serde_json::from_value::<ReportKind>(k.clone()).ok());
+        if kind == Some(ReportKind::EstimatorMap) {
             check_version(path, &value, MAP_SCHEMA_VERSION, "map", "ufom map")?;
             map = Some(read_json(path)?);
             continue;

@@ -3,6 +3,18 @@
 use super::record::Environment;
 use std::collections::BTreeMap;
 
+/// Where cells train: the device kind a plan records and `--device` names.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU (needs a build with `--features cuda`).
+    Cuda,
+}
+
 /// The commit this binary was built from (`-dirty` appended when tracked files differed from
 /// it at build time), embedded by the build script; `None` when built outside a git checkout.
 /// Not the commit of the current directory: a report names the code that produced it.

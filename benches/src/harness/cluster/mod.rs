@@ -16,6 +16,7 @@ mod task;
 pub use slurm::*;
 pub use task::*;
 
+use crate::harness::env::DeviceKind;
 use crate::harness::experiments::Context;
 use crate::harness::record::Scale;
 use crate::harness::runner::{self, BenchOptions};
@@ -47,8 +48,8 @@ pub struct PlanFile {
     pub seeds: Option<u64>,
     /// `--data-dir`, absolute.
     pub data_dir: Option<PathBuf>,
-    /// `cpu` or `cuda`.
-    pub device: String,
+    /// Where the cells train unless `ufom cell run --device` says otherwise.
+    pub device: DeviceKind,
     /// `--backward-clip`.
     pub backward_clip: Option<f64>,
     /// Number of cells (lines of `cells.jsonl`).
@@ -72,7 +73,7 @@ pub struct CellLine {
 
 /// Writes `dir/plan.json` and `dir/cells.jsonl` for `opts` (experiments whose data is missing
 /// are left out with a warning, or refused when named); returns the cells.
-pub fn write_plan(opts: &BenchOptions, dir: &Path, device: &str) -> Result<Vec<CellLine>> {
+pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result<Vec<CellLine>> {
     let planned = runner::plan(opts)?;
     let mut cells = Vec::new();
     let mut experiments = Vec::new();
@@ -117,7 +118,7 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: &str) -> Result<Vec<C
         methods: opts.methods.clone(),
         seeds: opts.seeds,
         data_dir,
-        device: device.into(),
+        device,
         backward_clip: opts.ctx.backward_clip,
         cells: cells.len(),
     };

@@ -29,11 +29,21 @@ use std::time::Instant;
 /// Version of `map.json`'s layout.
 pub const MAP_SCHEMA_VERSION: u32 = 1;
 
+/// What a report file holds, for the readers that meet several kinds in one folder. Experiment
+/// reports carry no `kind` (they predate it); the map's is `estimator_map`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// `map.json`: the bias–variance–cost map.
+    EstimatorMap,
+}
+
 /// The whole map: what `map.json` holds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MapReport {
-    /// Always `estimator_map` (tells `ufom report` this is not an experiment report).
-    pub kind: String,
+    /// Always [`ReportKind::EstimatorMap`] (tells `ufom report` this is not an experiment
+    /// report).
+    pub kind: ReportKind,
     /// [`MAP_SCHEMA_VERSION`].
     pub schema_version: u32,
     /// The scale it ran at.
@@ -238,10 +248,7 @@ pub fn measure<O: Oracles + 'static>(
 
 /// The setting's family: its serde kind, with the three exact variants as `exact`.
 fn family(spec: &EstimatorSpec) -> String {
-    let kind = serde_json::to_value(spec)
-        .ok()
-        .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_string)))
-        .unwrap_or_default();
+    let kind = spec.kind();
     match kind.as_str() {
         "stored_exact" | "recompute_exact" | "checkpointed" => "exact".into(),
         _ => kind,

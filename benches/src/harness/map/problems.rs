@@ -173,7 +173,7 @@ pub fn run(cfg: &MapConfig, only: &[String], command: String) -> Result<MapRepor
         });
     }
     Ok(MapReport {
-        kind: "estimator_map".into(),
+        kind: super::ReportKind::EstimatorMap,
         schema_version: MAP_SCHEMA_VERSION,
         scale: cfg.scale,
         command,

@@ -1,31 +1,15 @@
 //! Tables (beside the paper's Table 2 and UFO-BLO's Table 2), figures and notes of the few-shot
-//! experiments. Reads only the method reports.
+//! experiments. Reads only the method reports; the published numbers are in [`super::published`].
 
+use super::published::{icml, paper_name, published_value, ufo_blo, Published};
 use super::Bench;
 use crate::harness::claims::{check_all, Better, Claim};
 use crate::harness::experiments::cell::mean_curve;
 use crate::harness::experiments::Findings;
-use crate::harness::methods::{Learner, MethodSpec, METHOD_NAMES_NOTE};
+use crate::harness::methods::METHOD_NAMES_NOTE;
 use crate::harness::record::{Figure, MethodReport, Series, Stat, Table, TableRow};
 use anyhow::Result;
-use hypergrad::EstimatorSpec;
 use std::collections::BTreeMap;
-
-/// The name the published tables give this method (they report exact = memory-efficient
-/// exact, Reptile, FOM, UFOM at q = 0.1 / 0.2 and adaptive UFOM), if any.
-fn paper_name(spec: &MethodSpec) -> Option<&'static str> {
-    Some(match &spec.learner {
-        Learner::Reptile(_) => "reptile",
-        Learner::Estimator(e) => match e {
-            EstimatorSpec::RecomputeExact { .. } => "exact",
-            EstimatorSpec::Fom => "fom",
-            EstimatorSpec::Ufom { q, .. } if *q == 0.1 => "ufom_q0.1",
-            EstimatorSpec::Ufom { q, .. } if *q == 0.2 => "ufom_q0.2",
-            EstimatorSpec::Adaptive(_) => "adaptive",
-            _ => return None,
-        },
-    })
-}
 
 /// The methods' base labels (without `@m`), in report order, each once.
 fn base_labels(methods: &[MethodReport]) -> Vec<&str> {
@@ -45,50 +29,6 @@ fn find<'a>(methods: &'a [MethodReport], base: &str, ways: usize) -> Option<&'a 
         .find(|m| m.spec.base_label() == base && m.spec.ways == Some(ways))
 }
 
-/// The published value for method `base` at m = `ways`.
-fn published_value(
-    methods: &[MethodReport],
-    bench: Bench,
-    base: &str,
-    ways: usize,
-    published: Published,
-) -> Option<f64> {
-    let spec = &methods.iter().find(|m| m.spec.base_label() == base)?.spec;
-    published(bench, paper_name(spec)?, ways)
-}
-
-/// Paper (ICML 2021) Table 2, budget-matched: test accuracy %.
-fn icml(bench: Bench, method: &str, ways: usize) -> Option<f64> {
-    let row = match (bench, ways) {
-        (Bench::Cifar100, 20) => [19.9, 18.5, 21.3, 22.1],
-        (Bench::Cifar100, 30) => [13.8, 11.0, 12.6, 14.7],
-        (Bench::Omniglot, 30) => [91.6, 83.1, 89.3, 92.0],
-        (Bench::Omniglot, 40) => [87.5, 78.2, 84.88, 89.1],
-        _ => return None,
-    };
-    let i = ["exact", "reptile", "fom", "adaptive"]
-        .iter()
-        .position(|m| *m == method)?;
-    Some(row[i])
-}
-
-/// UFO-BLO Table 2 (Omniglot, fixed q, no budget matching): test accuracy %.
-fn ufo_blo(bench: Bench, method: &str, ways: usize) -> Option<f64> {
-    if bench != Bench::Omniglot {
-        return None;
-    }
-    let row = match method {
-        "exact" => [95.8, 90.8, 89.0, 87.9],
-        "reptile" => [89.4, 85.4, 82.5, 79.5],
-        "fom" => [89.4, 81.1, 71.6, 64.4],
-        "ufom_q0.1" => [88.0, 84.6, 83.8, 81.6],
-        "ufom_q0.2" => [92.2, 88.7, 88.3, 87.5],
-        _ => return None,
-    };
-    let i = [20, 30, 40, 50].iter().position(|w| *w == ways)?;
-    Some(row[i])
-}
-
 fn col(ways: usize) -> String {
     format!("m{ways}")
 }
@@ -97,8 +37,6 @@ fn col(ways: usize) -> String {
 fn ours(methods: &[MethodReport], base: &str, ways: usize, key: &str) -> Option<Stat> {
     find(methods, base, ways).and_then(|m| m.summary.get(key).copied())
 }
-
-type Published = fn(Bench, &str, usize) -> Option<f64>;
 
 fn table(
     bench: Bench,

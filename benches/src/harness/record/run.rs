@@ -1,0 +1,121 @@
+//! The records of runs: one (method, seed) cell ([`RunRecord`], the unit of `--resume`) with
+//! its curve, calls and status, and a method aggregated over seeds ([`MethodReport`], [`Stat`]).
+
+use crate::harness::methods::MethodSpec;
+use hypergrad::stats;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Mean ± standard deviation over seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Sample mean.
+    pub mean: f64,
+    /// Sample standard deviation (n − 1 denominator; 0 for one value).
+    pub std: f64,
+    /// How many values.
+    pub n: usize,
+}
+
+impl Stat {
+    /// Mean and standard deviation of the finite values (None if there are none).
+    pub fn of(values: &[f64]) -> Option<Stat> {
+        let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        Some(Stat {
+            mean: stats::mean(&v),
+            std: stats::std_dev(&v),
+            n: v.len(),
+        })
+    }
+}
+
+/// Oracle calls spent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallCount {
+    /// Gradient calls.
+    pub grad: u64,
+    /// Hessian-vector product calls.
+    pub hvp: u64,
+    /// grad + hvp: the paper's function calls.
+    pub total: u64,
+}
+
+impl From<hypergrad::Calls> for CallCount {
+    fn from(c: hypergrad::Calls) -> Self {
+        Self {
+            grad: c.grad,
+            hvp: c.hvp,
+            total: c.total(),
+        }
+    }
+}
+
+/// How a (method, seed) run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Spent its budget.
+    Finished,
+    /// θ or a metric became NaN/infinite; the curve stops there.
+    Diverged,
+}
+
+/// One point of a training curve.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Outer iteration.
+    pub iter: u64,
+    /// Function calls spent so far.
+    pub calls: u64,
+    /// Wall time so far, seconds (a timing field).
+    pub wall_s: f64,
+    /// Metric values at this point.
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// One (method, seed) cell of an experiment: the unit of `--resume`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Method name.
+    pub method: String,
+    /// Seed of every draw of this run.
+    pub seed: u64,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Outer iterations done.
+    pub iterations: u64,
+    /// Calls spent.
+    pub calls: CallCount,
+    /// Wall time, seconds (a timing field).
+    pub wall_s: f64,
+    /// Wall time per function call, seconds (a timing field).
+    pub seconds_per_call: f64,
+    /// Peak bytes of inner states held by the estimator.
+    pub peak_state_bytes: usize,
+    /// Metrics at the end of the run.
+    pub final_metrics: BTreeMap<String, f64>,
+    /// Metrics along the run.
+    pub curve: Vec<CurvePoint>,
+    /// Extra per-run series (e.g. adaptive q over iterations).
+    pub extra: BTreeMap<String, Vec<f64>>,
+}
+
+/// A method aggregated over seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MethodReport {
+    /// Method name (the spec's label).
+    pub method: String,
+    /// What the method is, with every setting.
+    pub spec: MethodSpec,
+    /// Its runs, by seed.
+    pub runs: Vec<RunRecord>,
+    /// Final metrics over the finished runs: mean ± std.
+    pub summary: BTreeMap<String, Stat>,
+    /// Runs that diverged.
+    pub diverged: usize,
+    /// Mean wall time per function call over runs, seconds (a timing field).
+    pub seconds_per_call: f64,
+}
