@@ -34,6 +34,10 @@ map *ARGS:
     cargo run --release -p ufom-bench -- map --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- report reports --readme README.md
 
+# Regenerate reports/schema/*.json from the report types (a test fails when they are stale).
+schema:
+    cargo run --release -p ufom-bench -- schema --out reports/schema
+
 # Re-render Markdown, SVG, bencher.json and the README's result blocks from reports/*.json.
 report:
     cargo run --release -p ufom-bench -- report reports --readme README.md

@@ -63,6 +63,8 @@ enum Command {
     Doctor(cli::doctor::DoctorArgs),
     /// Re-render Markdown, SVG and dashboard files from a folder's experiment JSON reports.
     Report(cli::report::ReportArgs),
+    /// Write the report schemas (generated from the report types) into reports/schema/.
+    Schema(cli::schema::SchemaArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::Doctor(a) => cli::doctor::run(a, &config),
         Command::Cell(a) => cli::cluster::cell(a, &config),
         Command::Slurm(a) => cli::cluster::slurm(a, &config),
+        Command::Schema(a) => cli::schema::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,7 +6,7 @@ use crate::params::ParamList;
 use serde::{Deserialize, Serialize};
 
 /// SGD step size γ_k at outer iteration k = 1, 2, ...
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", content = "c", rename_all = "snake_case")]
 pub enum StepSchedule {
     /// γ_k = c.
@@ -30,7 +30,7 @@ impl StepSchedule {
 }
 
 /// Adam's settings (Kingma & Ba defaults except the learning rate).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AdamConfig {
     /// Learning rate.
     pub lr: f64,
@@ -54,7 +54,7 @@ impl Default for AdamConfig {
 }
 
 /// Which outer optimiser, as a value.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OuterConfig {
     /// Plain SGD.

@@ -23,7 +23,7 @@ pub fn expected_calls(r: usize, q: f64) -> ExpectedCalls {
 }
 
 /// Costs of §4.4: C1 per gradient, C2 per HVP, and the ε of the convergence rate.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CostModel {
     /// Time of one gradient.
     pub c1: f64,

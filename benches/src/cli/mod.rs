@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod hypergrad;
 pub mod map;
 pub mod report;
+pub mod schema;
 pub mod theory;
 
 /// A bad command-line argument found after parsing (exit code 2, like clap's own errors).

@@ -7,7 +7,7 @@ use hypergrad::EstimatorSpec;
 use serde::{Deserialize, Serialize};
 
 /// What produces θ's update.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Learner {
     /// Algorithm 1 with a hypergradient estimator from the engine's registry.
@@ -20,7 +20,7 @@ pub enum Learner {
 /// `--shots 1 --classes 20 --inner-batch 20 --inner-iters 10 --meta-step 1 --meta-batch 5
 /// --meta-iters 200000 --eval-batch 10 --eval-iters 50 --learning-rate 0.0005
 /// --meta-step-final 0 --train-shots 10 --transductive`). Inner optimiser: Adam with β1 = 0.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReptileConfig {
     /// Images per class of a training task.
     pub train_shots: usize,
@@ -56,7 +56,7 @@ impl Default for ReptileConfig {
 }
 
 /// The outer optimiser of an estimator method.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OuterSpec {
     /// SGD or Adam and its settings.
     pub optimizer: OuterConfig,
@@ -73,7 +73,7 @@ impl OuterSpec {
 }
 
 /// One method of an experiment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MethodSpec {
     /// Report name and cell key: the learner's label, `@m` appended for m-way few-shot tasks.
     pub label: String,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// Settings of adaptive UFOM; the defaults are the paper's (q_min 0.05, β 0.99, D²/10,
 /// C1 = C2 = 1, ε = 0).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct AdaptiveConfig {
     /// Lower bound on q, so that exact draws keep happening.

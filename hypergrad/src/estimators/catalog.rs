@@ -4,7 +4,7 @@
 //!
 //! Adding an estimator: its file in `estimators/`, its variant in [`EstimatorSpec`] (the
 //! compiler then asks for its `label` and `build` arms), and one [`CatalogEntry`] in
-//! [`catalog`]. `catalog::tests` fails when a variant has no entry; the harness's catalog test
+//! [`catalog`]; then `just schema` regenerates the report schema. `catalog::tests` fails when a variant has no entry; the harness's catalog test
 //! fails when a consumer misses an entry that does not name that consumer in
 //! [`CatalogEntry::skip`].
 

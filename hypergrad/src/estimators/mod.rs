@@ -137,7 +137,7 @@ fn validated_clip(c: Option<f64>) -> Result<Option<f64>> {
 /// names, resume keys). Adding an estimator = its own file + a variant here (its serde `kind`
 /// is its CLI name; the compiler asks for its arms in [`EstimatorSpec::label`] and
 /// [`EstimatorSpec::build`]) + one entry in [`catalog`] (its tests fail without it).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EstimatorSpec {
     /// First-order method (Alg. 3).

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A curve for a figure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Series {
     /// Legend label.
     pub label: String,
@@ -20,7 +20,7 @@ pub struct Series {
 }
 
 /// A figure the SVG reporter draws.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Figure {
     /// File stem: written as `<experiment>_<id>.svg`.
     pub id: String,
@@ -69,7 +69,7 @@ impl Figure {
 }
 
 /// One row of a table in the paper's layout: our mean ± std beside the published number.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TableRow {
     /// Row label (method).
     pub label: String,
@@ -80,7 +80,7 @@ pub struct TableRow {
 }
 
 /// A table in the paper's layout.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Table {
     /// Caption (says which paper table it mirrors).
     pub caption: String,
@@ -93,7 +93,7 @@ pub struct Table {
 }
 
 /// What the runs say about a claim of the paper.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Significant (α = 0.05) in the claim's direction.
@@ -105,7 +105,7 @@ pub enum Verdict {
 }
 
 /// A claim of the paper checked on this experiment's runs ([`crate::harness::claims`]).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ClaimVerdict {
     /// The claim in words.
     pub statement: String,

@@ -18,7 +18,9 @@ use std::collections::BTreeMap;
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// Size of a benchmark run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
     /// Seconds per experiment: CI's end-to-end check.
@@ -30,7 +32,7 @@ pub enum Scale {
 }
 
 /// A data file an experiment used.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DataFile {
     /// Data set name (`mnist`, `omniglot`, `cifar100`).
     pub dataset: String,
@@ -41,7 +43,7 @@ pub struct DataFile {
 }
 
 /// Where and how the run happened.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
     /// The commit the binary was built from (`-dirty` when tracked files differed), if known.
     pub git_commit: Option<String>,
@@ -58,7 +60,7 @@ pub struct Environment {
 }
 
 /// The function-call budget every method of an experiment spent.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BudgetNote {
     /// Function calls (gradient + HVP) per run.
     pub calls: u64,
@@ -67,7 +69,7 @@ pub struct BudgetNote {
 }
 
 /// `reports/<experiment>.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExperimentReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,

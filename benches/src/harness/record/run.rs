@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Mean ± standard deviation over seeds.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stat {
     /// Sample mean.
     pub mean: f64,
@@ -33,7 +33,9 @@ impl Stat {
 }
 
 /// Oracle calls spent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CallCount {
     /// Gradient calls.
     pub grad: u64,
@@ -54,7 +56,7 @@ impl From<hypergrad::Calls> for CallCount {
 }
 
 /// How a (method, seed) run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Spent its budget.
@@ -64,7 +66,7 @@ pub enum RunStatus {
 }
 
 /// One point of a training curve.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CurvePoint {
     /// Outer iteration.
     pub iter: u64,
@@ -77,7 +79,7 @@ pub struct CurvePoint {
 }
 
 /// One (method, seed) cell of an experiment: the unit of `--resume`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunRecord {
     /// Method name.
     pub method: String,
@@ -104,7 +106,7 @@ pub struct RunRecord {
 }
 
 /// A method aggregated over seeds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MethodReport {
     /// Method name (the spec's label).
     pub method: String,

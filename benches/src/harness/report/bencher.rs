@@ -10,7 +10,7 @@ use super::super::record::{ExperimentReport, Stat};
 use super::super::store::write_json;
 use super::Reporter;
 use anyhow::Result;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -33,14 +33,33 @@ impl Reporter for BencherReporter {
     }
 }
 
+/// One metric: the mean over seeds, and mean ∓ std as bounds when finite (fields in the order
+/// the file has always listed them).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BencherMetric {
+    /// Mean − std.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_value: Option<f64>,
+    /// Mean + std.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_value: Option<f64>,
+    /// Mean over seeds.
+    pub value: f64,
+}
+
+/// `bencher.json`: benchmark name (`<experiment>/<method>`) → measure (a summary metric,
+/// `function_calls` or `seconds_per_call`) → metric. See
+/// <https://bencher.dev/docs/reference/bencher-metric-format>.
+pub type BencherFile = BTreeMap<String, BTreeMap<String, BencherMetric>>;
+
 /// The BMF document of `reports` (what [`BencherReporter`] writes). Keys are sorted, so the
 /// output is deterministic; a later report with the same `<experiment>/<method>` replaces an
 /// earlier one.
-pub fn bencher_metrics(reports: &[ExperimentReport]) -> Value {
-    let mut benchmarks: BTreeMap<String, Value> = BTreeMap::new();
+pub fn bencher_metrics(reports: &[ExperimentReport]) -> BencherFile {
+    let mut benchmarks = BencherFile::new();
     for report in reports {
         for method in &report.methods {
-            let mut measures: BTreeMap<String, Value> = BTreeMap::new();
+            let mut measures = BTreeMap::new();
             for (metric, stat) in &method.summary {
                 if let Some(m) = metric_of(stat.mean, Some(stat.std)) {
                     measures.insert(metric.clone(), m);
@@ -66,25 +85,25 @@ pub fn bencher_metrics(reports: &[ExperimentReport]) -> Value {
                 continue;
             }
             let name = format!("{}/{}", report.experiment, method.method);
-            benchmarks.insert(name, Value::Object(measures.into_iter().collect()));
+            benchmarks.insert(name, measures);
         }
     }
-    Value::Object(benchmarks.into_iter().collect())
+    benchmarks
 }
 
-/// `{ "value": mean, "lower_value": mean − std, "upper_value": mean + std }`, finite parts only.
-fn metric_of(mean: f64, std: Option<f64>) -> Option<Value> {
+/// The metric of `mean` ∓ `std`, finite parts only (`None` for a non-finite mean).
+fn metric_of(mean: f64, std: Option<f64>) -> Option<BencherMetric> {
     if !mean.is_finite() {
         return None;
     }
-    let mut m = Map::new();
-    m.insert("value".into(), Value::from(mean));
-    if let Some(std) = std.filter(|s| s.is_finite()).map(f64::abs) {
-        let (lo, hi) = (mean - std, mean + std);
-        if lo.is_finite() && hi.is_finite() {
-            m.insert("lower_value".into(), Value::from(lo));
-            m.insert("upper_value".into(), Value::from(hi));
-        }
-    }
-    Some(Value::Object(m))
+    let bounds = std
+        .filter(|s| s.is_finite())
+        .map(f64::abs)
+        .map(|std| (mean - std, mean + std))
+        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
+    Some(BencherMetric {
+        lower_value: bounds.map(|b| b.0),
+        upper_value: bounds.map(|b| b.1),
+        value: mean,
+    })
 }

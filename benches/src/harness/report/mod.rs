@@ -10,9 +10,10 @@
 mod bencher;
 mod markdown;
 pub mod readme;
+pub mod schema;
 mod svg;
 
-pub use bencher::{bencher_metrics, BencherReporter, BENCHER_FILE};
+pub use bencher::{bencher_metrics, BencherFile, BencherMetric, BencherReporter, BENCHER_FILE};
 pub use markdown::{render_markdown, MarkdownReporter};
 pub use svg::{render_figure, SvgReporter};
 
