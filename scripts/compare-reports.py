@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
 """Compare the report JSONs of two folders, apart from timing and provenance.
 
-Usage: scripts/compare-reports.py OLD_DIR NEW_DIR [NAME ...]
+Usage: scripts/compare-reports.py [--drop-constant-extra] OLD_DIR NEW_DIR [NAME ...]
 (NAME: report names without .json; default: every *.json of OLD_DIR that NEW_DIR also has,
 except perf*.json and verify.json, which are timings and test records.)
 
 Left out before comparing: `environment` (commit, versions, platform), every `wall_s`,
 `seconds_per_call` and `ms_per_estimate`, data file paths (machine-specific; their SHA-256 stay),
-the map's `command`, figures plotted against training seconds and tables of wall times. Everything
+the map's `command`, figures plotted against training seconds, tables of wall times and the
+"N ms/call" figures inside notes. `--drop-constant-extra` also drops run diagnostics that are
+constant over a run from OLD (reports made before commit 5fd38be kept them). Everything
 else must be equal: numbers bit for bit (as JSON writes them), strings, order. Exits 1 on the
 first difference of each report, naming its path; 0 when all are equal.
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -37,7 +40,17 @@ def strip(v, key=None):
         if key == "data":
             return [{k: x for k, x in d.items() if k != "path"} for d in items]
         return [strip(x, key) for x in items]
+    if isinstance(v, str):
+        return re.sub(r"[0-9.]+ ms/call", "… ms/call", v)
     return v
+
+
+def drop_constant_extra(report):
+    for m in report.get("methods", []):
+        for r in m.get("runs", []):
+            extra = r.get("extra", {})
+            for k in [k for k, xs in extra.items() if all(x == xs[0] for x in xs)]:
+                del extra[k]
 
 
 def first_difference(a, b, path="$"):
@@ -63,16 +76,22 @@ def first_difference(a, b, path="$"):
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    drop = "--drop-constant-extra" in args
+    args = [a for a in args if a != "--drop-constant-extra"]
+    if len(args) < 2:
         sys.exit(__doc__)
-    old, new = Path(sys.argv[1]), Path(sys.argv[2])
-    names = sys.argv[3:] or sorted(
+    old, new = Path(args[0]), Path(args[1])
+    names = args[2:] or sorted(
         p.stem for p in old.glob("*.json")
         if (new / p.name).exists() and not p.stem.startswith("perf") and p.stem != "verify"
     )
     failed = False
     for name in names:
-        a = strip(json.loads((old / f"{name}.json").read_text()))
+        raw = json.loads((old / f"{name}.json").read_text())
+        if drop:
+            drop_constant_extra(raw)
+        a = strip(raw)
         b = strip(json.loads((new / f"{name}.json").read_text()))
         d = first_difference(a, b)
         print(f"{name}.json: {'equal apart from timing and provenance' if d is None else 'DIFFERS at ' + d}")
