@@ -78,6 +78,28 @@ pub struct TTest {
     pub dz: Option<f64>,
 }
 
+impl TTest {
+    /// The test of a sample without spread: a deterministic effect. `equal` says whether its
+    /// mean counts as μ0 (t = 0, p = 1) or not (t = ±∞ towards the mean, p = 0); the interval
+    /// is the point x̄, and there is no effect size.
+    pub fn deterministic(n: usize, mean: f64, sd: f64, mu0: f64, equal: bool) -> Self {
+        TTest {
+            n,
+            mean,
+            sd,
+            df: n as f64 - 1.0,
+            t: if equal {
+                0.0
+            } else {
+                f64::INFINITY.copysign(mean - mu0)
+            },
+            p_value: if equal { 1.0 } else { 0.0 },
+            ci: [mean, mean],
+            dz: None,
+        }
+    }
+}
+
 /// The two-sided one-sample t-test of `xs` against `mu0`, with its (1 − `alpha`) interval.
 /// `None` below two values or when a value is not finite. Identical values (s = 0) are a
 /// deterministic effect: p = 0 unless the mean equals μ0 exactly (then p = 1).
@@ -90,21 +112,7 @@ pub fn t_test(xs: &[f64], mu0: f64, alpha: f64) -> Option<TTest> {
     let sd = std_dev(xs);
     let df = (n - 1) as f64;
     if sd == 0.0 {
-        let equal = mean == mu0;
-        return Some(TTest {
-            n,
-            mean,
-            sd,
-            df,
-            t: if equal {
-                0.0
-            } else {
-                f64::INFINITY.copysign(mean - mu0)
-            },
-            p_value: if equal { 1.0 } else { 0.0 },
-            ci: [mean, mean],
-            dz: None,
-        });
+        return Some(TTest::deterministic(n, mean, sd, mu0, mean == mu0));
     }
     let se = sd / (n as f64).sqrt();
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
