@@ -1,6 +1,7 @@
 //! The experiment registry. Each experiment is one module; the runner drives them all the same
 //! way: check availability → plan (sizes, methods, budget; no data) → prepare (load and check
-//! data, checksum it) → run (method, seed) cells → finish (tables, figures, findings).
+//! data, checksum it) → run (method, seed) cells → analyse (tables, figures, findings: from the
+//! run records and the scale alone).
 
 pub mod cell;
 pub mod fewshot;
@@ -82,6 +83,9 @@ pub trait Experiment {
     fn plan(&self, ctx: &Context) -> Result<Plan>;
     /// Loads and checks the data for `plan` (every check that can fail before training does).
     fn prepare(&self, ctx: &Context, plan: &Plan) -> Result<Box<dyn Prepared>>;
+    /// The analysis stage: tables, figures, notes and claims from the methods' results at
+    /// `ctx.scale` — a function of the run records and the scale, never of the data.
+    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings>;
 }
 
 /// An experiment ready to run.
@@ -91,8 +95,6 @@ pub trait Prepared {
     fn data(&self) -> &[DataFile];
     /// Runs one (method, seed) cell; `progress` receives the calls spent so far.
     fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord>;
-    /// Tables, figures and notes from all methods' results.
-    fn finish(&self, methods: &[MethodReport]) -> Result<Findings>;
 }
 
 /// Every experiment, in run order.

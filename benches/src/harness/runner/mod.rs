@@ -15,7 +15,7 @@ use crate::harness::analysis::aggregate;
 use crate::harness::env;
 use crate::harness::executor::{execute_cell, CellOutcome, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
-use crate::harness::experiments::{registry, Context, Prepared};
+use crate::harness::experiments::{registry, Context, Experiment, Prepared};
 use crate::harness::record::{ExperimentReport, RunStatus, SCHEMA_VERSION};
 use crate::harness::report::write_all;
 use anyhow::Result;
@@ -43,6 +43,10 @@ pub struct BenchOptions {
     pub ctx: Context,
 }
 
+/// An experiment prepared to run: its plan, itself (for the analysis), its data and cells, and
+/// the seconds preparing took.
+type Ready<'a> = (Planned, &'a dyn Experiment, Box<dyn Prepared>, f64);
+
 /// Runs the selected experiments and writes every report.
 pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
     check_one_scale(&opts.out, opts.ctx.scale)?;
@@ -50,7 +54,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
     let all = registry();
     let mut outcome = BenchOutcome::default();
     // Prepare every experiment first: data problems surface before any training.
-    let mut ready: Vec<(Planned, Box<dyn Prepared>, f64)> = Vec::new();
+    let mut ready: Vec<Ready> = Vec::new();
     for p in planned {
         let row = |ending| SummaryRow {
             experiment: p.name.to_string(),
@@ -76,7 +80,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
         };
         let t0 = Instant::now();
         match exp.prepare(&opts.ctx, &p.plan) {
-            Ok(prepared) => ready.push((p, prepared, t0.elapsed().as_secs_f64())),
+            Ok(prepared) => ready.push((p, exp.as_ref(), prepared, t0.elapsed().as_secs_f64())),
             Err(e) => {
                 let e = e.context(format!("preparing {}", p.name));
                 tracing::error!("{e:#}");
@@ -84,7 +88,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
             }
         }
     }
-    for (p, prepared, prep_s) in ready {
+    for (p, exp, prepared, prep_s) in ready {
         if crate::harness::interrupt::requested() {
             break;
         }
@@ -97,7 +101,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
             diverged: 0,
             seconds: 0.0,
         };
-        match run_experiment(&p, prepared.as_ref(), opts, &mut row) {
+        match run_experiment(&p, exp, prepared.as_ref(), opts, &mut row) {
             Ok(report) => match write_reports(&report, &opts.out) {
                 Ok(files) => outcome.files.extend(files),
                 Err(e) => row.ending = Ending::Failed(format!("{e:#}")),
@@ -149,6 +153,7 @@ fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> 
 
 fn run_experiment(
     p: &Planned,
+    exp: &dyn Experiment,
     prepared: &dyn Prepared,
     opts: &BenchOptions,
     row: &mut SummaryRow,
@@ -223,7 +228,7 @@ fn run_experiment(
     if !missing.is_empty() {
         return Err(MissingCells { cells: missing }.into());
     }
-    let findings = prepared.finish(&methods)?;
+    let findings = exp.analyse(&opts.ctx, &methods)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         experiment: p.name.to_string(),

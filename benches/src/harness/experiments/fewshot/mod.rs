@@ -143,6 +143,11 @@ impl Experiment for FewShot {
         ready.check(plan)?;
         Ok(Box::new(ready))
     }
+
+    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+        let (sizes, _) = sizes(self.0, ctx.scale);
+        report::findings(self.0, &sizes.ways, sizes.test_tasks, methods)
+    }
 }
 
 /// Meta-test classes of the CIFAR-100 few-shot split (80/20).
@@ -235,10 +240,6 @@ impl Prepared for Ready {
             },
         };
         train::run_cell(&setup, method, seed, progress)
-    }
-
-    fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
-        report::findings(self.bench, &self.sizes.ways, self.sizes.test_tasks, methods)
     }
 }
 

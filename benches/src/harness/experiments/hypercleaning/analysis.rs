@@ -1,4 +1,4 @@
-//! What `hypercleaning`'s `finish` computes from the method reports: Table 1 against the
+//! What `hypercleaning`'s `analyse` computes from the method reports: Table 1 against the
 //! published numbers, the figures (test accuracy, validation CE and corrupted-example weights
 //! against calls and time; adaptive UFOM's q), the ordering note and Table 1's claims. Pure
 //! functions of the reports: no I/O, no training.

@@ -156,6 +156,10 @@ impl Experiment for Hypercleaning {
             files,
         }))
     }
+
+    fn analyse(&self, _ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+        Ok(analysis::findings(methods))
+    }
 }
 
 /// The inner problem's settings: r − 1 GD steps run by the estimators, the r-th folded into
@@ -254,9 +258,5 @@ impl Prepared for Ready {
             &mut evaluate,
             &mut rng,
         )
-    }
-
-    fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
-        Ok(analysis::findings(methods))
     }
 }

@@ -1,4 +1,4 @@
-//! What `synthetic`'s `finish` computes from the method reports for Fig. 1a–c: the task
+//! What `synthetic`'s `analyse` computes from the method reports for Fig. 1a–c: the task
 //! losses and M^(r)(θ), |∂M/∂θ| along training, the endpoint table, the Theorem 1 / 2 notes and
 //! claims. Pure functions of the reports and the problem: no I/O, no training.
 

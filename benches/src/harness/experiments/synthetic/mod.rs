@@ -119,16 +119,21 @@ impl Experiment for Synthetic {
                 calls: plan.budget.calls,
                 eval_points: sizes.eval_points,
             },
-            sizes,
             cfg: CounterexampleConfig::default(),
             device: ctx.device.clone(),
         }))
+    }
+
+    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+        let (sizes, _) = sizes(ctx.scale);
+        let mut f = analysis::findings(&CounterexampleConfig::default(), methods)?;
+        fig1def::findings(&sizes, &mut f)?;
+        Ok(f)
     }
 }
 
 struct Fig1Plan {
     budget: CellBudget,
-    sizes: Sizes,
     cfg: CounterexampleConfig,
     device: candle_core::Device,
 }
@@ -167,11 +172,5 @@ impl Prepared for Fig1Plan {
             &mut evaluate,
             &mut rng,
         )
-    }
-
-    fn finish(&self, methods: &[MethodReport]) -> Result<Findings> {
-        let mut f = analysis::findings(&self.cfg, methods)?;
-        fig1def::findings(&self.sizes, &mut f)?;
-        Ok(f)
     }
 }
