@@ -96,11 +96,11 @@ fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
         },
         EstimatorSpec::Adaptive(AdaptiveConfig::default()),
     ];
+    let paper_kinds: Vec<String> = paper.iter().map(EstimatorSpec::kind).collect();
     let others = catalog::runs_in(Consumer::Table1)
         .map(|e| e.setting)
-        .filter(|s| paper.iter().all(|p| p.kind() != s.kind()));
+        .filter(|s| !paper_kinds.contains(&s.kind()));
     paper
-        .clone()
         .into_iter()
         .chain(others)
         .map(|e| MethodSpec::estimator(e, adam))
