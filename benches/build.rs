@@ -1,9 +1,59 @@
-//! Records, for the reports' environment, the version of candle (from Cargo.lock) and the
-//! commit this binary is built from (with `-dirty` when tracked files differ from it), so a
-//! report names the code that produced it wherever the binary runs.
+//! Records, for the reports' environment, the version of candle (from Cargo.lock), the
+//! commit this binary is built from (with `-dirty` when tracked files differ from it), and the
+//! digest of the sources that compute a cell ([`SOURCES`]), so a report names the code that
+//! produced it wherever the binary runs and `--resume` never reuses a cell of other code.
 
-use std::path::Path;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The sources whose bytes make the code digest: the engine, the data readers, the harness,
+/// the vendored candle and the manifests and lock file that pick every dependency.
+const SOURCES: [&str; 8] = [
+    "hypergrad/src",
+    "datasets/src",
+    "benches/src",
+    "vendor",
+    "Cargo.toml",
+    "Cargo.lock",
+    "hypergrad/Cargo.toml",
+    "datasets/Cargo.toml",
+];
+
+/// Every file under `p` (or `p` itself), sorted.
+fn files_under(p: &Path, out: &mut Vec<PathBuf>) {
+    if p.is_file() {
+        out.push(p.to_path_buf());
+    } else if let Ok(entries) = std::fs::read_dir(p) {
+        let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        children.sort();
+        for c in children {
+            files_under(&c, out);
+        }
+    }
+}
+
+/// SHA-256 over each source file's path (relative to `root`), length and bytes, in path order.
+fn source_digest(root: &Path) -> String {
+    let mut files = Vec::new();
+    for s in SOURCES {
+        files_under(&root.join(s), &mut files);
+    }
+    let mut h = Sha256::new();
+    for f in files {
+        let rel = f
+            .strip_prefix(root)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        h.update(rel.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// The build's commit: `git rev-parse HEAD`, `-dirty` appended when tracked files differ.
 fn build_commit(root: &Path) -> String {
@@ -29,19 +79,17 @@ fn build_commit(root: &Path) -> String {
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // Rerun when the commit, the index or any workspace source changes (so `-dirty` is right).
-    for p in [
-        ".git/HEAD",
-        ".git/index",
-        ".git/refs",
-        "hypergrad/src",
-        "datasets/src",
-        "benches/src",
-        "vendor",
-        "Cargo.toml",
-    ] {
+    for p in [".git/HEAD", ".git/index", ".git/refs"]
+        .iter()
+        .chain(SOURCES.iter())
+    {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rustc-env=UFOM_BUILD_COMMIT={}", build_commit(&root));
+    println!(
+        "cargo:rustc-env=UFOM_SOURCE_DIGEST={}",
+        source_digest(&root)
+    );
     let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let text = std::fs::read_to_string(&lock).unwrap_or_default();

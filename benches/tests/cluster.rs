@@ -61,7 +61,9 @@ fn cells(plan: &Path) -> BTreeMap<PathBuf, SystemTime> {
                 if p.file_name().is_some_and(|n| n != "failed") {
                     walk(&p, out);
                 }
-            } else if p.extension().is_some_and(|x| x == "json") {
+            } else if p.extension().is_some_and(|x| x == "json")
+                && p.file_name().is_some_and(|n| n != "store.json")
+            {
                 out.insert(
                     p.clone(),
                     e.metadata().and_then(|m| m.modified()).expect("mtime"),

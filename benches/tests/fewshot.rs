@@ -229,3 +229,80 @@ fn omniglot_smoke_on_the_shared_data_when_present() {
         .expect("exact");
     assert_eq!(exact["published"]["m20"], 95.8);
 }
+
+/// `ufom report` merges a plan folder from its cells alone: the data set is gone when the
+/// merge runs, and the report still records the checksums of the files the cells were
+/// computed on (from the cell store's manifest). Control: without the manifest the merge
+/// cannot find the cells and fails.
+#[test]
+fn a_plan_folder_merges_without_its_data() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let plan = tempfile::tempdir().expect("tempdir");
+    write_cifar(data.path(), 0, None);
+    let sha = ufom_datasets::source::sha256_path(&data.path().join("cifar100/train.bin"))
+        .expect("sha256");
+    let (d, p) = (
+        data.path().to_str().expect("utf-8"),
+        plan.path().to_str().expect("utf-8"),
+    );
+    let hf = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        let o = ufom(args, hf.path());
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        );
+        (o.status.success(), out, err)
+    };
+    let (ok, _, err) = run(&[
+        "bench",
+        "--experiment",
+        "cifar100",
+        "--scale",
+        "smoke",
+        "--methods",
+        "fom",
+        "--seeds",
+        "1",
+        "--data-dir",
+        d,
+        "--plan",
+        p,
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&[
+        "cell",
+        "run",
+        "--plan",
+        p,
+        "--index",
+        "0",
+        "--cells-per-task",
+        "2",
+    ]);
+    assert!(ok, "{err}");
+    drop(data);
+    let (ok, _, err) = run(&["report", p]);
+    assert!(ok, "{err}");
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(plan.path().join("cifar100.json")).expect("json"),
+    )
+    .expect("parse");
+    assert!(
+        report["data"]
+            .as_array()
+            .expect("data")
+            .iter()
+            .any(|f| f["sha256"] == sha.as_str()),
+        "{}",
+        report["data"]
+    );
+    assert_eq!(report["methods"].as_array().expect("methods").len(), 2);
+    // Control: the manifest is what finds the cells.
+    for store in std::fs::read_dir(plan.path().join("cells/cifar100")).expect("store") {
+        std::fs::remove_file(store.expect("entry").path().join("store.json")).expect("rm");
+    }
+    let (ok, _, err) = run(&["report", p]);
+    assert!(!ok);
+    assert!(err.contains("not finished"), "{err}");
+}

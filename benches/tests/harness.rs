@@ -342,6 +342,7 @@ fn ctrl_c_keeps_finished_cells_and_hints_resume() {
             .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter(|p| p.file_name().is_some_and(|n| n != "store.json"))
             .collect()
     };
     let start = Instant::now();
@@ -394,4 +395,58 @@ fn backward_clip_is_a_flag_not_an_environment_variable() {
     assert!(stdout.contains("recompute_exact_clip10@20"), "{stdout}");
     assert!(stdout.contains("ufom_q0.2_clip10@30"), "{stdout}");
     assert!(stdout.contains("fom@20"), "{stdout}");
+}
+
+/// Provenance: a cell is reused only by the code that computed it. The build's identity is
+/// played by `BenchOptions::code`: code A runs two cells; A again resumes both (control); code
+/// B recomputes both, says so, and stamps them; a merge by A takes B's cells and the report
+/// names B, not the merging build.
+#[test]
+fn resume_recomputes_cells_of_other_code_and_each_run_names_its_code() {
+    use ufom_bench::harness::experiments::Context;
+    use ufom_bench::harness::record::CodeIdentity;
+    use ufom_bench::harness::record::{ExperimentReport, Scale};
+    use ufom_bench::harness::runner::{self, BenchOptions};
+    let out = tempfile::tempdir().expect("tempdir");
+    let code = |c: char| CodeIdentity {
+        digest: c.to_string().repeat(64),
+        commit: Some(c.to_string().repeat(40)),
+    };
+    let opts = |code: CodeIdentity, merge_only: bool| BenchOptions {
+        experiments: vec!["synthetic".into()],
+        methods: vec!["fom".into()],
+        seeds: Some(2),
+        out: out.path().to_path_buf(),
+        resume: true,
+        merge_only,
+        ctx: Context {
+            scale: Scale::Smoke,
+            data: ufom_datasets::DataConfig::default(),
+            device: candle_core::Device::Cpu,
+            backward_clip: None,
+        },
+        code,
+    };
+    let cells = |code: CodeIdentity, merge_only: bool| {
+        let o = runner::run(&opts(code, merge_only)).expect("run");
+        let row = &o.summary[0];
+        assert_eq!(row.ending, runner::Ending::Done, "{row:?}");
+        (row.cells_run, row.cells_resumed, row.cells_recomputed)
+    };
+    let report = || -> ExperimentReport {
+        serde_json::from_value(read(&out.path().join("synthetic.json"))).expect("report")
+    };
+    assert_eq!(cells(code('a'), false), (2, 0, 0));
+    assert_eq!(report().cell_code(), vec![(Some(code('a')), 2)]);
+    // Control: the same code reuses both.
+    assert_eq!(cells(code('a'), false), (0, 2, 0));
+    // Other code: both computed again, and counted as such.
+    assert_eq!(cells(code('b'), false), (2, 0, 2));
+    assert_eq!(report().cell_code(), vec![(Some(code('b')), 2)]);
+    assert_eq!(cells(code('b'), false), (0, 2, 0));
+    // A merge takes finished cells of any code and names the code that computed them.
+    assert_eq!(cells(code('a'), true), (0, 2, 0));
+    let merged = report();
+    assert_eq!(merged.cell_code(), vec![(Some(code('b')), 2)]);
+    assert!(merged.describe_cell_code().contains("bbbbbbbbbbbb"));
 }

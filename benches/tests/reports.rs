@@ -60,6 +60,7 @@ fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRe
         ]),
         curve,
         extra: BTreeMap::from([("q".to_string(), vec![1.0, 2.0, 4.0])]),
+        code: None,
     }
 }
 

@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use ufom_bench::harness::cluster;
+use ufom_bench::harness::env;
 use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::interrupt;
 use ufom_bench::harness::record::Scale;
@@ -117,6 +118,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
                 device: candle_core::Device::Cpu,
                 backward_clip: a.backward_clip,
             },
+            code: env::build_code(),
         };
         let cells = cluster::write_plan(&opts, dir, a.device).map_err(usage)?;
         println!(
@@ -143,6 +145,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
             device,
             backward_clip: a.backward_clip,
         },
+        code: env::build_code(),
     };
     if a.list || a.dry_run {
         let mut opts = opts;
@@ -222,7 +225,12 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
     );
     let mut total = Some(0.0);
     for p in planned {
-        let estimate = p.estimate_seconds(&opts.out, opts.ctx.scale, dry_run && opts.resume);
+        let estimate = p.estimate_seconds(
+            &opts.out,
+            opts.ctx.scale,
+            dry_run && opts.resume,
+            &opts.code,
+        );
         total = total.zip(estimate).map(|(t, e)| t + e);
         let data = match &p.missing {
             None => "data ready".to_string(),
@@ -256,8 +264,8 @@ fn print_summary(rows: &[runner::SummaryRow]) {
         return;
     }
     println!(
-        "\n{:<14} {:<12} {:>9} {:>8} {:>9} {:>10}",
-        "experiment", "result", "cells run", "resumed", "diverged", "time"
+        "\n{:<14} {:<12} {:>9} {:>8} {:>10} {:>9} {:>10}",
+        "experiment", "result", "cells run", "resumed", "recomputed", "diverged", "time"
     );
     for r in rows {
         let result = match &r.ending {
@@ -267,13 +275,20 @@ fn print_summary(rows: &[runner::SummaryRow]) {
             Ending::Interrupted => "interrupted",
         };
         println!(
-            "{:<14} {:<12} {:>9} {:>8} {:>9} {:>10}",
+            "{:<14} {:<12} {:>9} {:>8} {:>10} {:>9} {:>10}",
             r.experiment,
             result,
             r.cells_run,
             r.cells_resumed,
+            r.cells_recomputed,
             r.diverged,
             duration(r.seconds)
+        );
+    }
+    let recomputed: usize = rows.iter().map(|r| r.cells_recomputed).sum();
+    if recomputed > 0 {
+        println!(
+            "{recomputed} stored cell(s) were computed again: a cell is reused only by the code that computed it, and these came from other code or did not parse (see the warnings above)"
         );
     }
 }

@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use ufom_bench::harness::cluster::{self, SlurmOptions};
+use ufom_bench::harness::env;
 
 /// `ufom cell …`.
 #[derive(Args)]
@@ -58,11 +59,12 @@ pub fn cell(a: &CellArgs, config: &Config) -> Result<()> {
         r.cells_per_task as usize,
         device,
         &config.data,
+        &env::build_code(),
     )
     .with_context(|| format!("task {index} of {}", r.plan.display()))?;
     println!(
-        "task {index}: {} cell(s) run, {} already finished",
-        out.ran, out.skipped
+        "task {index}: {} cell(s) run ({} of them again: stored by other code or unreadable), {} already finished",
+        out.ran, out.recomputed, out.skipped
     );
     Ok(())
 }
@@ -110,7 +112,7 @@ pub fn slurm(a: &SlurmArgs, config: &Config) -> Result<()> {
         cells_per_task: a.cells_per_task as usize,
         ufom,
     };
-    match cluster::write_sbatch(&a.dir, &o, &config.data)? {
+    match cluster::write_sbatch(&a.dir, &o, &config.data, &env::build_code())? {
         Some((path, tasks)) => println!(
             "wrote {} ({} task(s)); submit with `sbatch {}`, then merge with `ufom report {}`",
             path.display(),

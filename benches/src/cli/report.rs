@@ -47,11 +47,13 @@ fn check_version(
 }
 
 /// A plan folder's merge: every experiment whose cells are all finished gets its reports (the
-/// same JSON a local run writes); the missing or failed cells are listed. `data` locates the
-/// data sets (the plan's `--data-dir` first), whose checksums key the cells.
+/// same JSON a local run writes); the missing or failed cells are listed. No data is read: the
+/// cells are found by their store's manifest, whatever code computed them (each run record
+/// names its code).
 fn merge_plan(dir: &std::path::Path, data: &DataConfig) -> Result<Vec<String>> {
     let (plan, _) = cluster::read_plan(dir)?;
-    let mut opts = cluster::options(&plan, dir, candle_core::Device::Cpu, data);
+    let code = ufom_bench::harness::env::build_code();
+    let mut opts = cluster::options(&plan, dir, candle_core::Device::Cpu, data, &code);
     opts.merge_only = true;
     let outcome = runner::run(&opts)?;
     for f in &outcome.files {

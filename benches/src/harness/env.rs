@@ -1,6 +1,6 @@
 //! The environment a report records: commit, device, dtype, versions, platform.
 
-use super::record::Environment;
+use super::record::{CodeIdentity, Environment};
 use std::collections::BTreeMap;
 
 /// Where cells train: the device kind a plan records and `--device` names.
@@ -22,6 +22,15 @@ pub fn git_commit() -> Option<String> {
     option_env!("UFOM_BUILD_COMMIT")
         .filter(|s| !s.is_empty())
         .map(String::from)
+}
+
+/// This binary's code: the digest of its sources at build time (`benches/build.rs`) and its
+/// commit.
+pub fn build_code() -> CodeIdentity {
+    CodeIdentity {
+        digest: env!("UFOM_SOURCE_DIGEST").to_string(),
+        commit: git_commit(),
+    }
 }
 
 /// The environment of this process for `device` and `dtype`.

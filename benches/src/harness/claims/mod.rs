@@ -125,6 +125,7 @@ mod tests {
                     final_metrics: BTreeMap::from([("acc".to_string(), *v)]),
                     curve: Vec::new(),
                     extra: BTreeMap::new(),
+                    code: None,
                 })
                 .collect(),
             summary: BTreeMap::new(),

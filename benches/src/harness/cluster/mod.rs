@@ -18,6 +18,7 @@ pub use task::*;
 
 use crate::harness::env::DeviceKind;
 use crate::harness::experiments::Context;
+use crate::harness::record::CodeIdentity;
 use crate::harness::record::Scale;
 use crate::harness::runner::{self, BenchOptions};
 use crate::harness::store::{read_json, write_atomic, write_json};
@@ -163,7 +164,8 @@ pub fn read_plan(dir: &Path) -> Result<(PlanFile, Vec<CellLine>)> {
     Ok((plan, cells))
 }
 
-/// The bench options a plan stands for, writing into `dir`, on `device`; the data sets are
+/// The bench options a plan stands for, writing into `dir`, on `device`, reusing cells of
+/// `code`; the data sets are
 /// looked for in the plan's `--data-dir`, then in the other places `data` names (the
 /// environment of the process that runs the cells, not of the one that planned them).
 pub fn options(
@@ -171,6 +173,7 @@ pub fn options(
     dir: &Path,
     device: candle_core::Device,
     data: &DataConfig,
+    code: &CodeIdentity,
 ) -> BenchOptions {
     BenchOptions {
         experiments: plan.experiments.clone(),
@@ -188,6 +191,7 @@ pub fn options(
             device,
             backward_clip: plan.backward_clip,
         },
+        code: code.clone(),
     }
 }
 

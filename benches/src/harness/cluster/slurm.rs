@@ -2,6 +2,7 @@
 
 use super::task::finished_cells;
 use super::{read_plan, task_cells, task_count};
+use crate::harness::record::CodeIdentity;
 use crate::harness::runner;
 use crate::harness::store::write_atomic;
 use anyhow::Result;
@@ -50,15 +51,16 @@ pub fn array_ranges(indices: &[usize]) -> String {
 
 /// The sbatch script of a job array over the tasks of the plan in `dir` that still have
 /// unfinished cells (all of them the first time; only those left after a failure or a kill),
-/// and those task indices. `None` when every cell is finished. `data` locates the data sets
-/// as for [`options`] (their checksums key the finished cells).
+/// and those task indices. `None` when every cell is finished by `code` (a cell of other code
+/// is run again, as `ufom cell run` would). `data` locates the data sets as for [`options`].
 pub fn sbatch_script(
     dir: &Path,
     o: &SlurmOptions,
     data: &DataConfig,
+    code: &CodeIdentity,
 ) -> Result<Option<(String, Vec<usize>)>> {
     let (plan, cells) = read_plan(dir)?;
-    let done = finished_cells(dir, &plan, &cells, data)?;
+    let done = finished_cells(dir, &plan, &cells, data, code)?;
     let per = o.cells_per_task.max(1);
     let pending: Vec<usize> = (0..task_count(cells.len(), per))
         .filter(|&t| task_cells(&cells, t, per).iter().any(|c| !done[c.index]))
@@ -115,8 +117,9 @@ pub fn write_sbatch(
     dir: &Path,
     o: &SlurmOptions,
     data: &DataConfig,
+    code: &CodeIdentity,
 ) -> Result<Option<(PathBuf, Vec<usize>)>> {
-    let Some((script, tasks)) = sbatch_script(dir, o, data)? else {
+    let Some((script, tasks)) = sbatch_script(dir, o, data, code)? else {
         return Ok(None);
     };
     std::fs::create_dir_all(dir.join("logs"))?;

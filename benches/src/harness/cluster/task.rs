@@ -4,7 +4,9 @@ use super::{options, read_plan, task_cells, task_count, CellLine, PlanFile};
 use crate::harness::executor::{execute_cell, CellOutcome, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::registry;
+use crate::harness::record::CodeIdentity;
 use crate::harness::runner::{self, cell_store};
+use crate::harness::store::CellStore;
 use anyhow::{bail, Context as _, Result};
 use std::path::Path;
 use ufom_datasets::DataConfig;
@@ -16,6 +18,8 @@ pub struct TaskOutcome {
     pub ran: usize,
     /// Cells already finished (skipped).
     pub skipped: usize,
+    /// Cells trained although a copy was stored (other code, or unreadable).
+    pub recomputed: usize,
 }
 
 /// Runs task `task` of the plan in `dir` (cells C·task .. C·task + C − 1) on `device`, with
@@ -27,6 +31,7 @@ pub fn run_task(
     per_task: usize,
     device: candle_core::Device,
     data: &DataConfig,
+    code: &CodeIdentity,
 ) -> Result<TaskOutcome> {
     let (plan, cells) = read_plan(dir)?;
     let mine = task_cells(&cells, task, per_task);
@@ -37,7 +42,7 @@ pub fn run_task(
             task_count(cells.len(), per_task)
         );
     }
-    let opts = options(&plan, dir, device, data);
+    let opts = options(&plan, dir, device, data, code);
     let planned = runner::plan(&opts)?;
     let mut outcome = TaskOutcome::default();
     let mut errors = Vec::new();
@@ -55,7 +60,7 @@ pub fn run_task(
         let prepared = exp
             .prepare(&opts.ctx, &p.plan)
             .with_context(|| format!("preparing {name}"))?;
-        let store = cell_store(dir, name, plan.scale, &p.plan, prepared.data());
+        let store = cell_store(dir, name, plan.scale, &p.plan, prepared.data(), code);
         for c in mine.iter().filter(|c| c.experiment == name) {
             let method = p
                 .plan
@@ -70,16 +75,24 @@ pub fn run_task(
                 })?;
             let progress: Progress = std::rc::Rc::new(|_| {});
             match execute_cell(
-                prepared.as_ref(),
+                Some(prepared.as_ref()),
                 &store,
                 method,
                 c.seed,
                 Mode::Resume,
                 &progress,
             ) {
-                Ok(CellOutcome::Ran(..)) => {
+                Ok(CellOutcome::Ran(_, _, replaced)) => {
                     outcome.ran += 1;
                     tracing::info!(cell = c.index, method = %c.method, seed = c.seed, "finished cell");
+                    if let Some(why) = replaced {
+                        outcome.recomputed += 1;
+                        tracing::warn!(
+                            cell = c.index,
+                            "recomputed a stored cell: {}",
+                            runner::replaced_reason(&why, code)
+                        );
+                    }
                 }
                 Ok(_) => outcome.skipped += 1,
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
@@ -93,26 +106,25 @@ pub fn run_task(
     Ok(outcome)
 }
 
-/// Whether cell `c` of the plan in `dir` is finished (its result is in the store).
+/// Whether cell `c` of the plan in `dir` is finished: its result, computed by `code`, is in the
+/// store (found by the store's manifest: no data is read).
 pub(super) fn finished_cells(
     dir: &Path,
     plan: &PlanFile,
     cells: &[CellLine],
     data: &DataConfig,
+    code: &CodeIdentity,
 ) -> Result<Vec<bool>> {
-    let opts = options(plan, dir, candle_core::Device::Cpu, data);
+    let opts = options(plan, dir, candle_core::Device::Cpu, data, code);
     let planned = runner::plan(&opts)?;
     let mut done = vec![false; cells.len()];
     for p in &planned {
-        let Some(exp) = registry().into_iter().find(|e| e.name() == p.name) else {
-            continue;
-        };
         if !cells.iter().any(|c| c.experiment == p.name) {
             continue;
         }
-        // The store's key needs the data's checksums: preparing reads (not trains) the data.
-        let prepared = exp.prepare(&opts.ctx, &p.plan)?;
-        let store = cell_store(dir, p.name, plan.scale, &p.plan, prepared.data());
+        let Some(store) = CellStore::find(dir, p.name, plan.scale, &p.plan.config, code)? else {
+            continue;
+        };
         for c in cells.iter().filter(|c| c.experiment == p.name) {
             done[c.index] = p
                 .plan

@@ -42,6 +42,35 @@ pub struct DataFile {
     pub sha256: String,
 }
 
+/// The code that computes cells: the digest of every source that can change a cell's result
+/// (the engine, the data readers, the harness, the vendored candle, the manifests and lock
+/// file; `benches/build.rs`), and the commit it was built from. Part of every cell's identity:
+/// `--resume` reuses only cells of the same digest, and each run record keeps the identity of
+/// the code that computed it.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct CodeIdentity {
+    /// SHA-256 of the sources, at build time.
+    pub digest: String,
+    /// The commit built from (`-dirty` when tracked files differed), if known.
+    pub commit: Option<String>,
+}
+
+impl CodeIdentity {
+    /// `commit 0123456789ab (code 89abcdef)`, for messages and reports.
+    pub fn describe(&self) -> String {
+        let commit = self.commit.as_deref().map_or("unknown".to_string(), |c| {
+            let (hash, dirty) = c.split_at(c.find('-').unwrap_or(c.len()));
+            format!("{}{dirty}", &hash[..hash.len().min(12)])
+        });
+        format!(
+            "commit {commit} (code {})",
+            &self.digest[..self.digest.len().min(8)]
+        )
+    }
+}
+
 /// Where and how the run happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
@@ -102,4 +131,41 @@ pub struct ExperimentReport {
     /// The paper's claims checked on these runs.
     #[serde(default)]
     pub claims: Vec<ClaimVerdict>,
+}
+
+impl ExperimentReport {
+    /// The code that computed the runs, each with its number of runs, in first-seen order
+    /// (`None`: records older than code identities). One entry when every cell came from the
+    /// same code; never the code that merely assembled the report.
+    pub fn cell_code(&self) -> Vec<(Option<CodeIdentity>, usize)> {
+        let mut out: Vec<(Option<CodeIdentity>, usize)> = Vec::new();
+        for run in self.methods.iter().flat_map(|m| &m.runs) {
+            match out.iter_mut().find(|(c, _)| *c == run.code) {
+                Some((_, n)) => *n += 1,
+                None => out.push((run.code.clone(), 1)),
+            }
+        }
+        out
+    }
+
+    /// [`Self::cell_code`] in words: `commit 0123456789ab (code 89abcdef)`, or each code with
+    /// its cell count when several computed the runs.
+    pub fn describe_cell_code(&self) -> String {
+        let codes = self.cell_code();
+        let one = |c: &Option<CodeIdentity>| {
+            c.as_ref().map_or(
+                "unrecorded code (cells computed before code identities)".into(),
+                |c| c.describe(),
+            )
+        };
+        match codes.as_slice() {
+            [] => "no cells".into(),
+            [(c, _)] => one(c),
+            many => many
+                .iter()
+                .map(|(c, n)| format!("{} for {n} cell(s)", one(c)))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
 }

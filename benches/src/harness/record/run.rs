@@ -1,6 +1,7 @@
 //! The records of runs: one (method, seed) cell ([`RunRecord`], the unit of `--resume`) with
 //! its curve, calls and status, and a method aggregated over seeds ([`MethodReport`], [`Stat`]).
 
+use super::CodeIdentity;
 use crate::harness::methods::MethodSpec;
 use hypergrad::stats;
 use serde::{Deserialize, Serialize};
@@ -103,6 +104,11 @@ pub struct RunRecord {
     pub curve: Vec<CurvePoint>,
     /// Extra per-run series (e.g. adaptive q over iterations).
     pub extra: BTreeMap<String, Vec<f64>>,
+    /// The code that computed this run (stamped when the cell is saved; absent in records
+    /// older than code identities). Never restamped: a report built from cells of several
+    /// commits lists them all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeIdentity>,
 }
 
 /// A method aggregated over seeds.

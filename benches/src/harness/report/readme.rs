@@ -35,13 +35,14 @@ pub fn render_block(r: &ExperimentReport) -> String {
     let _ = writeln!(
         md,
         "*From [`reports/{e}.json`](reports/{e}.json) ([Markdown](reports/{e}.md)): scale {scale}, \
-         commit `{short}`, {seeds} seed(s), budget {calls} calls per run ({desc}); cells took {mins} \
+         cells computed by {code}, report assembled at commit `{short}`, {seeds} seed(s), budget {calls} calls per run ({desc}); cells took {mins} \
          min of training and evaluation on {device}.*",
         e = r.experiment,
         scale = serde_json::to_value(r.scale)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
+        code = r.describe_cell_code(),
         seeds = r.seeds.len(),
         calls = r.budget.calls,
         desc = r.budget.description,

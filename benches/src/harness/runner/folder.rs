@@ -1,13 +1,15 @@
 //! What an output folder holds: reports of one scale, the previous report of each experiment,
-//! and the cell store of each (experiment, settings, data).
+//! and the cell store of each (experiment, settings, data); writing a report into it.
 
 use super::MixedScales;
-use crate::harness::experiments::Plan;
+use crate::harness::experiments::{registry, Plan};
 use crate::harness::methods::short_hash;
+use crate::harness::record::CodeIdentity;
 use crate::harness::record::{DataFile, ExperimentReport, Scale, SCHEMA_VERSION};
-use crate::harness::store::{read_json, CellStore};
+use crate::harness::report::write_all;
+use crate::harness::store::{read_json, CellStore, StoreManifest};
 use anyhow::Result;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
 pub fn check_one_scale(out: &Path, scale: Scale) -> Result<()> {
@@ -55,15 +57,53 @@ pub fn scale_name(s: Scale) -> &'static str {
 }
 
 /// The cell store of an experiment: keyed by the scale, the plan's settings and the data's
-/// checksums, so cells are only reused for the same settings on the same data.
+/// checksums, so cells are only reused for the same settings on the same data (and, checked
+/// per cell, by the same code).
 pub fn cell_store(
     out: &Path,
     name: &str,
     scale: Scale,
     plan: &Plan,
     data: &[DataFile],
+    code: &CodeIdentity,
 ) -> CellStore {
     let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
     let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
-    CellStore::new(out, name, &format!("{}-{}", scale_name(scale), &key[..8]))
+    let manifest = StoreManifest {
+        experiment: name.to_string(),
+        scale,
+        config: plan.config.clone(),
+        data: data.to_vec(),
+    };
+    CellStore::new(
+        out,
+        &format!("{}-{}", scale_name(scale), &key[..8]),
+        manifest,
+        code.clone(),
+    )
+}
+
+/// Writes `report` and re-renders the dashboard over it and the other reports of its scale
+/// already in `out`.
+pub(super) fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> {
+    let mut reports = vec![report.clone()];
+    for exp in registry() {
+        if exp.name() == report.experiment {
+            continue;
+        }
+        if let Some(old) = previous_report(out, exp.name(), report.scale) {
+            reports.push(old);
+        }
+    }
+    // Only this report's own files are reported as written by this run, plus the dashboard.
+    let files = write_all(&reports, out)?;
+    Ok(files
+        .into_iter()
+        .filter(|f| {
+            let name = f.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(&format!("{}.", report.experiment))
+                || name.starts_with(&format!("{}_", report.experiment))
+                || name == crate::harness::report::BENCHER_FILE
+        })
+        .collect())
 }

@@ -16,11 +16,12 @@ use crate::harness::env;
 use crate::harness::executor::{execute_cell, CellOutcome, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::{registry, Context, Experiment, Prepared};
+use crate::harness::record::CodeIdentity;
 use crate::harness::record::{ExperimentReport, RunStatus, SCHEMA_VERSION};
-use crate::harness::report::write_all;
+use crate::harness::store::CellStore;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -41,11 +42,56 @@ pub struct BenchOptions {
     pub merge_only: bool,
     /// Scale, device, data.
     pub ctx: Context,
+    /// The code whose finished cells `--resume` reuses and whose identity new cells record
+    /// ([`CodeIdentity::of_build`]; tests pass another to play a changed build).
+    pub code: CodeIdentity,
 }
 
-/// An experiment prepared to run: its plan, itself (for the analysis), its data and cells, and
-/// the seconds preparing took.
-type Ready<'a> = (Planned, &'a dyn Experiment, Box<dyn Prepared>, f64);
+/// An experiment ready to run: its plan, itself (for the analysis), its prepared data (none
+/// for a merge, which reads finished cells only), its cell store, and the seconds preparing
+/// took.
+struct Ready<'a> {
+    planned: Planned,
+    exp: &'a dyn Experiment,
+    prepared: Option<Box<dyn Prepared>>,
+    store: Option<CellStore>,
+    prep_s: f64,
+}
+
+/// Gets `p` ready: a merge finds its cell store by the store's manifest (no data read, so a
+/// plan folder merges where the data is absent); a run prepares the data and keys the store
+/// by its checksums.
+fn get_ready<'a>(p: Planned, exp: &'a dyn Experiment, opts: &BenchOptions) -> Result<Ready<'a>> {
+    let t0 = Instant::now();
+    let (prepared, store) = if opts.merge_only {
+        let store = CellStore::find(
+            &opts.out,
+            p.name,
+            opts.ctx.scale,
+            &p.plan.config,
+            &opts.code,
+        )?;
+        (None, store)
+    } else {
+        let prepared = exp.prepare(&opts.ctx, &p.plan)?;
+        let store = cell_store(
+            &opts.out,
+            p.name,
+            opts.ctx.scale,
+            &p.plan,
+            prepared.data(),
+            &opts.code,
+        );
+        (Some(prepared), Some(store))
+    };
+    Ok(Ready {
+        planned: p,
+        exp,
+        prepared,
+        store,
+        prep_s: t0.elapsed().as_secs_f64(),
+    })
+}
 
 /// Runs the selected experiments and writes every report.
 pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
@@ -56,64 +102,58 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
     // Prepare every experiment first: data problems surface before any training.
     let mut ready: Vec<Ready> = Vec::new();
     for p in planned {
-        let row = |ending| SummaryRow {
-            experiment: p.name.to_string(),
-            ending,
-            cells_run: 0,
-            cells_resumed: 0,
-            diverged: 0,
-            seconds: 0.0,
-        };
-        if let Some(why) = &p.missing {
-            tracing::info!(experiment = p.name, "skipped: {why}");
-            outcome.summary.push(row(Ending::Skipped(why.clone())));
-            continue;
+        match &p.missing {
+            // A merge needs no data: only the cells.
+            Some(why) if !opts.merge_only => {
+                tracing::info!(experiment = p.name, "skipped: {why}");
+                outcome
+                    .summary
+                    .push(summary_row(p.name, Ending::Skipped(why.clone())));
+                continue;
+            }
+            _ => {}
         }
         if p.plan.methods.is_empty() {
-            outcome.summary.push(row(Ending::Skipped(
-                "no method selected by --methods".into(),
-            )));
+            outcome.summary.push(summary_row(
+                p.name,
+                Ending::Skipped("no method selected by --methods".into()),
+            ));
             continue;
         }
         let Some(exp) = all.iter().find(|e| e.name() == p.name) else {
             continue;
         };
-        let t0 = Instant::now();
-        match exp.prepare(&opts.ctx, &p.plan) {
-            Ok(prepared) => ready.push((p, exp.as_ref(), prepared, t0.elapsed().as_secs_f64())),
+        let name = p.name;
+        match get_ready(p, exp.as_ref(), opts) {
+            Ok(r) => ready.push(r),
             Err(e) => {
-                let e = e.context(format!("preparing {}", p.name));
+                let e = e.context(format!("preparing {name}"));
                 tracing::error!("{e:#}");
-                outcome.summary.push(row(Ending::Failed(format!("{e:#}"))));
+                outcome
+                    .summary
+                    .push(summary_row(name, Ending::Failed(format!("{e:#}"))));
             }
         }
     }
-    for (p, exp, prepared, prep_s) in ready {
+    for r in ready {
         if crate::harness::interrupt::requested() {
             break;
         }
         let t0 = Instant::now();
-        let mut row = SummaryRow {
-            experiment: p.name.to_string(),
-            ending: Ending::Done,
-            cells_run: 0,
-            cells_resumed: 0,
-            diverged: 0,
-            seconds: 0.0,
-        };
-        match run_experiment(&p, exp, prepared.as_ref(), opts, &mut row) {
+        let mut row = summary_row(r.planned.name, Ending::Done);
+        match run_experiment(&r, opts, &mut row) {
             Ok(report) => match write_reports(&report, &opts.out) {
                 Ok(files) => outcome.files.extend(files),
                 Err(e) => row.ending = Ending::Failed(format!("{e:#}")),
             },
             Err(e) if e.downcast_ref::<Interrupted>().is_some() => row.ending = Ending::Interrupted,
             Err(e) => {
-                let e = e.context(p.name);
+                let e = e.context(r.planned.name);
                 tracing::error!("{e:#}");
                 row.ending = Ending::Failed(format!("{e:#}"));
             }
         }
-        row.seconds = prep_s + t0.elapsed().as_secs_f64();
+        row.seconds = r.prep_s + t0.elapsed().as_secs_f64();
         let stop = row.ending == Ending::Interrupted;
         outcome.summary.push(row);
         if stop {
@@ -126,40 +166,14 @@ pub fn run(opts: &BenchOptions) -> Result<BenchOutcome> {
     Ok(outcome)
 }
 
-/// Writes `report` and re-renders the dashboard over it and the other reports of its scale
-/// already in `out`.
-fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> {
-    let mut reports = vec![report.clone()];
-    for exp in registry() {
-        if exp.name() == report.experiment {
-            continue;
-        }
-        if let Some(old) = previous_report(out, exp.name(), report.scale) {
-            reports.push(old);
-        }
-    }
-    // Only this report's own files are reported as written by this run, plus the dashboard.
-    let files = write_all(&reports, out)?;
-    Ok(files
-        .into_iter()
-        .filter(|f| {
-            let name = f.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(&format!("{}.", report.experiment))
-                || name.starts_with(&format!("{}_", report.experiment))
-                || name == crate::harness::report::BENCHER_FILE
-        })
-        .collect())
-}
-
 fn run_experiment(
-    p: &Planned,
-    exp: &dyn Experiment,
-    prepared: &dyn Prepared,
+    ready: &Ready,
     opts: &BenchOptions,
     row: &mut SummaryRow,
 ) -> Result<ExperimentReport> {
+    let p = &ready.planned;
     let plan = &p.plan;
-    let store = cell_store(&opts.out, p.name, opts.ctx.scale, plan, prepared.data());
+    let prepared = ready.prepared.as_deref();
     let cells = p.cells() as u64;
     let bar = ProgressBar::with_draw_target(
         Some(cells * plan.budget.calls),
@@ -187,7 +201,12 @@ fn run_experiment(
                 bar.set_message(format!("{} seed {seed}", method.label));
                 let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
                 let progress: Progress = Rc::new(move |c| b.set_position(base + c.min(budget)));
-                let record = match execute_cell(prepared, &store, method, seed, mode, &progress)? {
+                let Some(store) = &ready.store else {
+                    // A merge that found no store: no cell of these settings was saved.
+                    missing.push(format!("{} seed {seed}", method.label));
+                    continue;
+                };
+                let record = match execute_cell(prepared, store, method, seed, mode, &progress)? {
                     CellOutcome::Resumed(r) => {
                         tracing::info!(experiment = p.name, method = %method.label, seed, "resumed finished cell");
                         row.cells_resumed += 1;
@@ -200,9 +219,19 @@ fn run_experiment(
                         missing.push(format!("{} seed {seed}{failure}", method.label));
                         continue;
                     }
-                    CellOutcome::Ran(r, seconds) => {
+                    CellOutcome::Ran(r, seconds, replaced) => {
                         tracing::info!(experiment = p.name, method = %method.label, seed, seconds, "finished cell");
                         row.cells_run += 1;
+                        if let Some(why) = replaced {
+                            row.cells_recomputed += 1;
+                            tracing::warn!(
+                                experiment = p.name,
+                                method = %method.label,
+                                seed,
+                                "recomputed a stored cell: {}",
+                                replaced_reason(&why, store.code())
+                            );
+                        }
                         r
                     }
                 };
@@ -228,7 +257,7 @@ fn run_experiment(
     if !missing.is_empty() {
         return Err(MissingCells { cells: missing }.into());
     }
-    let findings = exp.analyse(&opts.ctx, &methods)?;
+    let findings = ready.exp.analyse(&opts.ctx, &methods)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         experiment: p.name.to_string(),
@@ -238,7 +267,11 @@ fn run_experiment(
         config: plan.config.clone(),
         seeds: plan.seeds.clone(),
         budget: plan.budget.clone(),
-        data: prepared.data().to_vec(),
+        data: match (prepared, &ready.store) {
+            (Some(prepared), _) => prepared.data().to_vec(),
+            (None, Some(store)) => store.manifest().data.clone(),
+            (None, None) => Vec::new(),
+        },
         environment: env::capture(&opts.ctx.device, plan.dtype),
         methods,
         tables: findings.tables,

@@ -1,5 +1,7 @@
 //! How a bench ended: one summary row per experiment, and the usage errors the runner names.
 
+use crate::harness::executor::Replaced;
+use crate::harness::record::CodeIdentity;
 use std::path::PathBuf;
 
 /// How one experiment ended in this run.
@@ -26,10 +28,26 @@ pub struct SummaryRow {
     pub cells_run: usize,
     /// Cells taken from `--resume`.
     pub cells_resumed: usize,
+    /// Cells run again although a copy was stored: computed by other code, or unreadable
+    /// (counted in `cells_run` too).
+    pub cells_recomputed: usize,
     /// Cells that diverged.
     pub diverged: usize,
     /// Wall seconds spent on it in this run.
     pub seconds: f64,
+}
+
+/// A row of `experiment` ending so, with nothing counted yet.
+pub(super) fn summary_row(experiment: &str, ending: Ending) -> SummaryRow {
+    SummaryRow {
+        experiment: experiment.to_string(),
+        ending,
+        cells_run: 0,
+        cells_resumed: 0,
+        cells_recomputed: 0,
+        diverged: 0,
+        seconds: 0.0,
+    }
 }
 
 /// What happened.
@@ -118,4 +136,20 @@ pub struct MixedScales {
 pub struct MissingCells {
     /// `label seed S` (and `: error` for a failed one).
     pub cells: Vec<String>,
+}
+
+/// Why a stored cell was computed again, in words.
+pub fn replaced_reason(why: &Replaced, current: &CodeIdentity) -> String {
+    match why {
+        Replaced::Unreadable => "its file did not parse".into(),
+        Replaced::OtherCode(Some(code)) => format!(
+            "it was computed by {}, this build is {}",
+            code.describe(),
+            current.describe()
+        ),
+        Replaced::OtherCode(None) => format!(
+            "it predates code identities (this build is {})",
+            current.describe()
+        ),
+    }
 }

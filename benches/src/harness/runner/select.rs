@@ -3,6 +3,7 @@
 
 use super::{cell_store, previous_report, BenchOptions, UnknownName};
 use crate::harness::experiments::{registry, Availability, Plan};
+use crate::harness::record::CodeIdentity;
 use crate::harness::record::{Scale, Stat};
 use anyhow::{Context as _, Result};
 use std::path::Path;
@@ -27,11 +28,18 @@ impl Planned {
     /// per call measured by the last run of this experiment at this scale in `out` (its
     /// report): each method's own rate, or the report's mean rate for a method it lacks.
     /// `None` without such a report.
-    pub fn estimate_seconds(&self, out: &Path, scale: Scale, skip_finished: bool) -> Option<f64> {
+    pub fn estimate_seconds(
+        &self,
+        out: &Path,
+        scale: Scale,
+        skip_finished: bool,
+        code: &CodeIdentity,
+    ) -> Option<f64> {
         let old = previous_report(out, self.name, scale)?;
         let rates: Vec<f64> = old.methods.iter().map(|m| m.seconds_per_call).collect();
         let mean = Stat::of(&rates)?.mean;
-        let store = skip_finished.then(|| cell_store(out, self.name, scale, &self.plan, &old.data));
+        let store =
+            skip_finished.then(|| cell_store(out, self.name, scale, &self.plan, &old.data, code));
         let mut seconds = 0.0;
         for m in &self.plan.methods {
             let rate = old
@@ -43,7 +51,7 @@ impl Planned {
                 .plan
                 .seeds
                 .iter()
-                .filter(|&&s| !store.as_ref().is_some_and(|st| st.has(m, s)))
+                .filter(|&&s| store.as_ref().is_none_or(|st| st.load(m, s).is_none()))
                 .count();
             seconds += todo as f64 * self.plan.budget.calls as f64 * rate;
         }

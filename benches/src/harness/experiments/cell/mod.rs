@@ -219,6 +219,7 @@ pub fn train_cell<O: Oracles>(
         final_metrics,
         curve: obs.curve,
         extra: obs.extra,
+        code: None,
     })
 }
 

@@ -82,7 +82,8 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
     let env = &r.environment;
     writeln!(
         md,
-        "- **Commit:** {}",
+        "- **Cells computed by:** {} · **report assembled at commit:** {}",
+        inline(&r.describe_cell_code()),
         match &env.git_commit {
             Some(c) if !c.is_empty() => format!("`{}`", inline(c)),
             _ => "unknown".to_string(),
