@@ -5,11 +5,14 @@ Usage: scripts/compare-reports.py [--drop-constant-extra] OLD_DIR NEW_DIR [NAME 
 (NAME: report names without .json; default: every *.json of OLD_DIR that NEW_DIR also has,
 except perf*.json and verify.json, which are timings and test records.)
 
-Left out before comparing: `environment` (commit, versions, platform), every `wall_s`,
+Left out before comparing: `environment` (commit, versions, platform), each record's `code`
+(the code that computed it), every `wall_s`,
 `seconds_per_call` and `ms_per_estimate`, data file paths (machine-specific; their SHA-256 stay),
 the map's `command`, figures plotted against training seconds, tables of wall times and the
 "N ms/call" figures inside notes. `--drop-constant-extra` also drops run diagnostics that are
-constant over a run from OLD (reports made before commit 5fd38be kept them). Everything
+constant over a run from OLD (reports made before commit 5fd38be kept them). A report's
+`simulations` (the records behind Fig. 1d–f) are compared only when OLD has them too (reports
+made before they became cells lack them; the figures made from them are compared). Everything
 else must be equal: numbers bit for bit (as JSON writes them), strings, order. Exits 1 on the
 first difference of each report, naming its path; 0 when all are equal.
 """
@@ -18,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-TIMING_KEYS = {"environment", "wall_s", "seconds_per_call", "ms_per_estimate", "command"}
+TIMING_KEYS = {"environment", "wall_s", "seconds_per_call", "ms_per_estimate", "command", "code"}
 
 
 def strip(v, key=None):
@@ -93,6 +96,8 @@ def main():
             drop_constant_extra(raw)
         a = strip(raw)
         b = strip(json.loads((new / f"{name}.json").read_text()))
+        if isinstance(a, dict) and isinstance(b, dict) and "simulations" not in a:
+            b.pop("simulations", None)
         d = first_difference(a, b)
         print(f"{name}.json: {'equal apart from timing and provenance' if d is None else 'DIFFERS at ' + d}")
         failed |= d is not None

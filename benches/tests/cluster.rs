@@ -238,8 +238,8 @@ fn a_killed_array_task_is_resubmitted_and_the_merge_equals_a_local_run() {
     std::fs::create_dir_all(&tmp).expect("tmp");
     let (local, plan) = (tmp.join("local"), tmp.join("plan"));
     let (local_s, plan_s) = (local.to_str().expect("utf8"), plan.to_str().expect("utf8"));
-    // Six cells of ~0.4 s (synthetic experiment, default scale, two seeds): slow enough to kill
-    // a task part-way.
+    // Six runs of ~0.4 s (synthetic experiment, default scale, two seeds) and Fig. 1d–f's two
+    // simulation cells: slow enough to kill a task part-way.
     let bench = [
         "bench",
         "--scale",
@@ -256,13 +256,13 @@ fn a_killed_array_task_is_resubmitted_and_the_merge_equals_a_local_run() {
             .expect("cells")
             .lines()
             .count(),
-        6
+        8
     );
     let slurm = [
         "slurm",
         plan_s,
         "--cells-per-task",
-        "3",
+        "4",
         "--max-parallel",
         "1",
     ];
@@ -273,12 +273,12 @@ fn a_killed_array_task_is_resubmitted_and_the_merge_equals_a_local_run() {
     assert!(first.contains("#SBATCH --array=0-1%1"), "{first}");
 
     let runner = start_runner(&tmp);
-    // Task 1 is killed once one of its three cells is saved (task 0's three are done first).
-    let part_way = || cells(&plan).len() >= 4;
+    // Task 1 is killed once one of its four cells is saved (task 0's four are done first).
+    let part_way = || cells(&plan).len() >= 5;
     runner.run_array(&script, Some((1, &part_way)));
     let after_kill = cells(&plan);
     assert!(
-        (4..6).contains(&after_kill.len()),
+        (5..8).contains(&after_kill.len()),
         "the kill did not land part-way: {} cells",
         after_kill.len()
     );
@@ -294,7 +294,7 @@ fn a_killed_array_task_is_resubmitted_and_the_merge_equals_a_local_run() {
     assert_eq!(array_tasks(&second), vec![1], "{second}");
     runner.run_array(&script, None);
     let all = cells(&plan);
-    assert_eq!(all.len(), 6);
+    assert_eq!(all.len(), 8);
     for (path, mtime) in &after_kill {
         assert_eq!(
             all.get(path),

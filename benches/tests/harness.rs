@@ -398,7 +398,7 @@ fn backward_clip_is_a_flag_not_an_environment_variable() {
 }
 
 /// Provenance: a cell is reused only by the code that computed it. The build's identity is
-/// played by `BenchOptions::code`: code A runs two cells; A again resumes both (control); code
+/// played by `BenchOptions::code`: code A runs four cells; A again resumes both (control); code
 /// B recomputes both, says so, and stamps them; a merge by A takes B's cells and the report
 /// names B, not the merging build.
 #[test]
@@ -436,17 +436,18 @@ fn resume_recomputes_cells_of_other_code_and_each_run_names_its_code() {
     let report = || -> ExperimentReport {
         serde_json::from_value(read(&out.path().join("synthetic.json"))).expect("report")
     };
-    assert_eq!(cells(code('a'), false), (2, 0, 0));
-    assert_eq!(report().cell_code(), vec![(Some(code('a')), 2)]);
+    // Two runs and Fig. 1d–f's two simulation cells.
+    assert_eq!(cells(code('a'), false), (4, 0, 0));
+    assert_eq!(report().cell_code(), vec![(Some(code('a')), 4)]);
     // Control: the same code reuses both.
-    assert_eq!(cells(code('a'), false), (0, 2, 0));
+    assert_eq!(cells(code('a'), false), (0, 4, 0));
     // Other code: both computed again, and counted as such.
-    assert_eq!(cells(code('b'), false), (2, 0, 2));
-    assert_eq!(report().cell_code(), vec![(Some(code('b')), 2)]);
-    assert_eq!(cells(code('b'), false), (0, 2, 0));
+    assert_eq!(cells(code('b'), false), (4, 0, 4));
+    assert_eq!(report().cell_code(), vec![(Some(code('b')), 4)]);
+    assert_eq!(cells(code('b'), false), (0, 4, 0));
     // A merge takes finished cells of any code and names the code that computed them.
-    assert_eq!(cells(code('a'), true), (0, 2, 0));
+    assert_eq!(cells(code('a'), true), (0, 4, 0));
     let merged = report();
-    assert_eq!(merged.cell_code(), vec![(Some(code('b')), 2)]);
+    assert_eq!(merged.cell_code(), vec![(Some(code('b')), 4)]);
     assert!(merged.describe_cell_code().contains("bbbbbbbbbbbb"));
 }

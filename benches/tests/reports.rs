@@ -217,6 +217,7 @@ fn sample_report() -> ExperimentReport {
             p_value: Some(0.2),
             verdict: Verdict::NotResolved,
         }],
+        simulations: Vec::new(),
     }
 }
 

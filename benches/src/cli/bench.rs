@@ -249,6 +249,14 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
         );
         let labels: Vec<&str> = p.plan.methods.iter().map(|m| m.label.as_str()).collect();
         println!("  methods: {}", labels.join(", "));
+        if !p.plan.simulations.is_empty() {
+            let names: Vec<&str> = p.plan.simulations.iter().map(|s| s.name.as_str()).collect();
+            println!(
+                "  plus {} simulation cell(s), run once whatever --methods and --seeds say: {}",
+                names.len(),
+                names.join(", ")
+            );
+        }
     }
     match total {
         Some(t) if dry_run => println!("\ntotal estimated training time: {}", duration(t)),

@@ -8,9 +8,8 @@
 use super::experiments::cell::Progress;
 use super::experiments::Prepared;
 use super::methods::MethodSpec;
-use super::record::CodeIdentity;
-use super::record::RunRecord;
-use super::store::{write_atomic, CellStore, Stored};
+use super::record::{CodeIdentity, RunRecord, SimulationRecord, SimulationSpec};
+use super::store::{write_atomic, CellId, CellRecord, CellStore, Stored};
 use anyhow::{bail, Context as _, Result};
 use std::time::Instant;
 
@@ -27,12 +26,12 @@ pub enum Mode {
 
 /// How a cell was obtained.
 #[derive(Debug)]
-pub enum CellOutcome {
+pub enum CellOutcome<T> {
     /// Read back from the store.
-    Resumed(RunRecord),
-    /// Trained now (and saved), in this many wall seconds; why a stored copy was not reused.
-    Ran(RunRecord, f64, Option<Replaced>),
-    /// Not finished and not trained ([`Mode::MergeOnly`]); a failed task's recorded error.
+    Resumed(T),
+    /// Computed now (and saved), in this many wall seconds; why a stored copy was not reused.
+    Ran(T, f64, Option<Replaced>),
+    /// Not finished and not computed ([`Mode::MergeOnly`]); a failed task's recorded error.
     Missing(Option<String>),
 }
 
@@ -45,40 +44,34 @@ pub enum Replaced {
     OtherCode(Option<CodeIdentity>),
 }
 
-/// Obtains the cell (`method`, `seed`) as `mode` allows: from `store`, or trained by
-/// `prepared` (`None` where no data was prepared: a merge); `progress` receives the calls
-/// spent while training. Only cells of the store's code are reused for training modes; a
-/// merge takes any finished cell (the record names its code). A training error is recorded
-/// beside the store and returned.
-pub fn execute_cell(
-    prepared: Option<&dyn Prepared>,
+/// Obtains the cell `id` as `mode` allows: from `store`, or computed by `compute` (`None`
+/// where no data was prepared: a merge). Only cells of the store's code are reused when
+/// computing is allowed; a merge takes any finished cell (the record names its code). An
+/// error is recorded beside the store and returned.
+pub fn execute<T: CellRecord>(
     store: &CellStore,
-    method: &MethodSpec,
-    seed: u64,
+    id: CellId,
     mode: Mode,
-    progress: &Progress,
-) -> Result<CellOutcome> {
-    let replaced = match (mode, store.lookup(method, seed)) {
+    compute: Option<&dyn Fn() -> Result<T>>,
+) -> Result<CellOutcome<T>> {
+    let replaced = match (mode, store.lookup::<T>(id)) {
         (Mode::Fresh, _) | (_, Stored::Absent) => None,
         (_, Stored::Current(record)) => return Ok(CellOutcome::Resumed(record)),
         (Mode::MergeOnly, Stored::OtherCode(record)) => return Ok(CellOutcome::Resumed(record)),
-        (_, Stored::OtherCode(record)) => Some(Replaced::OtherCode(record.code)),
+        (_, Stored::OtherCode(record)) => Some(Replaced::OtherCode(record.code().cloned())),
         (_, Stored::Unreadable) => Some(Replaced::Unreadable),
     };
     if mode == Mode::MergeOnly {
-        return Ok(CellOutcome::Missing(store.failure_of(method, seed)));
+        return Ok(CellOutcome::Missing(store.failure_of(id)));
     }
-    let Some(prepared) = prepared else {
-        bail!(
-            "{} / seed {seed}: no data prepared to train it",
-            method.label
-        );
+    let Some(compute) = compute else {
+        bail!("{}: no data prepared to compute it", id.describe());
     };
-    let failure = store.failure_path(method, seed);
+    let failure = store.failure_path(id);
     let t0 = Instant::now();
-    match prepared.run_cell(method, seed, progress) {
+    match compute() {
         Ok(mut record) => {
-            store.save(method, &mut record)?;
+            store.save(id, &mut record)?;
             if failure.exists() {
                 std::fs::remove_file(&failure)
                     .with_context(|| format!("removing {}", failure.display()))?;
@@ -90,7 +83,7 @@ pub fn execute_cell(
             ))
         }
         Err(e) => {
-            let e = e.context(format!("{} / seed {seed}", method.label));
+            let e = e.context(id.describe());
             // An interruption is not a failure of the cell.
             if e.downcast_ref::<super::experiments::cell::Interrupted>()
                 .is_none()
@@ -100,4 +93,54 @@ pub fn execute_cell(
             Err(e)
         }
     }
+}
+
+/// [`execute`] for the (`method`, `seed`) run of `prepared`; `progress` receives the calls
+/// spent while training.
+pub fn execute_cell(
+    prepared: Option<&dyn Prepared>,
+    store: &CellStore,
+    method: &MethodSpec,
+    seed: u64,
+    mode: Mode,
+    progress: &Progress,
+) -> Result<CellOutcome<RunRecord>> {
+    let compute = prepared.map(|p| move || p.run_cell(method, seed, progress));
+    execute(
+        store,
+        CellId::Run(method, seed),
+        mode,
+        compute
+            .as_ref()
+            .map(|c| c as &dyn Fn() -> Result<RunRecord>),
+    )
+}
+
+/// [`execute`] for the simulation `sim` of `prepared`.
+pub fn execute_simulation(
+    prepared: Option<&dyn Prepared>,
+    store: &CellStore,
+    sim: &SimulationSpec,
+    mode: Mode,
+) -> Result<CellOutcome<SimulationRecord>> {
+    let compute = prepared.map(|p| {
+        move || {
+            let t0 = Instant::now();
+            let values = p.run_simulation(sim)?;
+            Ok(SimulationRecord {
+                spec: sim.clone(),
+                values,
+                wall_s: t0.elapsed().as_secs_f64(),
+                code: None,
+            })
+        }
+    });
+    execute(
+        store,
+        CellId::Simulation(sim),
+        mode,
+        compute
+            .as_ref()
+            .map(|c| c as &dyn Fn() -> Result<SimulationRecord>),
+    )
 }

@@ -5,7 +5,7 @@
 
 use super::methods::MethodSpec;
 use super::record::CodeIdentity;
-use super::record::{DataFile, RunRecord, Scale};
+use super::record::{DataFile, RunRecord, Scale, SimulationRecord, SimulationSpec};
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::io::Write;
@@ -57,17 +57,77 @@ pub struct StoreManifest {
     pub data: Vec<DataFile>,
 }
 
-/// What the store holds for a (method, seed) cell.
+/// What the store holds for a cell.
 #[derive(Debug)]
-pub enum Stored {
+pub enum Stored<T> {
     /// Nothing.
     Absent,
     /// A file that does not parse (reported, then treated as unfinished).
     Unreadable,
     /// A finished cell computed by this build's code.
-    Current(RunRecord),
+    Current(T),
     /// A finished cell computed by other code (`None`: a record older than code identities).
-    OtherCode(RunRecord),
+    OtherCode(T),
+}
+
+/// A cell: a (method, seed) run or a simulation.
+#[derive(Clone, Copy, Debug)]
+pub enum CellId<'a> {
+    /// A training run.
+    Run(&'a MethodSpec, u64),
+    /// A simulation.
+    Simulation(&'a SimulationSpec),
+}
+
+impl CellId<'_> {
+    /// File stem: label or name, spec digest, seed.
+    fn stem(&self) -> String {
+        match self {
+            CellId::Run(m, seed) => {
+                format!("{}__{}__seed{seed}", safe_label(&m.label), &m.digest()[..8])
+            }
+            CellId::Simulation(s) => format!(
+                "simulation__{}__{}__seed{}",
+                safe_label(&s.name),
+                &s.digest()[..8],
+                s.seed
+            ),
+        }
+    }
+
+    /// `label / seed S` or `simulation NAME`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            CellId::Run(m, seed) => format!("{} / seed {seed}", m.label),
+            CellId::Simulation(s) => format!("simulation {}", s.name),
+        }
+    }
+}
+
+/// A record the store keeps: stamped with the code that computed it.
+pub trait CellRecord: Serialize + DeserializeOwned {
+    /// The code that computed it.
+    fn code(&self) -> Option<&CodeIdentity>;
+    /// Stamps it with `code`.
+    fn set_code(&mut self, code: CodeIdentity);
+}
+
+impl CellRecord for RunRecord {
+    fn code(&self) -> Option<&CodeIdentity> {
+        self.code.as_ref()
+    }
+    fn set_code(&mut self, code: CodeIdentity) {
+        self.code = Some(code);
+    }
+}
+
+impl CellRecord for SimulationRecord {
+    fn code(&self) -> Option<&CodeIdentity> {
+        self.code.as_ref()
+    }
+    fn set_code(&mut self, code: CodeIdentity) {
+        self.code = Some(code);
+    }
 }
 
 /// The finished-cell store of one experiment: `<out>/cells/<experiment>/<key>/`, one file per
@@ -154,22 +214,18 @@ impl CellStore {
         &self.code
     }
 
-    fn path(&self, method: &MethodSpec, seed: u64) -> PathBuf {
-        self.dir.join(format!(
-            "{}__{}__seed{seed}.json",
-            safe_label(&method.label),
-            &method.digest()[..8]
-        ))
+    fn path(&self, id: CellId) -> PathBuf {
+        self.dir.join(format!("{}.json", id.stem()))
     }
 
     /// What is stored for the cell (an unreadable file is reported).
-    pub fn lookup(&self, method: &MethodSpec, seed: u64) -> Stored {
-        let path = self.path(method, seed);
+    pub fn lookup<T: CellRecord>(&self, id: CellId) -> Stored<T> {
+        let path = self.path(id);
         if !path.exists() {
             return Stored::Absent;
         }
-        match read_json::<RunRecord>(&path) {
-            Ok(r) if r.code.as_ref() == Some(&self.code) => Stored::Current(r),
+        match read_json::<T>(&path) {
+            Ok(r) if r.code() == Some(&self.code) => Stored::Current(r),
             Ok(r) => Stored::OtherCode(r),
             Err(e) => {
                 tracing::warn!("ignoring unreadable cell {}: {e:#}", path.display());
@@ -178,39 +234,45 @@ impl CellStore {
         }
     }
 
-    /// A finished cell of this build's code, if one was saved.
+    /// A finished run of this build's code, if one was saved.
     pub fn load(&self, method: &MethodSpec, seed: u64) -> Option<RunRecord> {
-        match self.lookup(method, seed) {
+        match self.lookup(CellId::Run(method, seed)) {
             Stored::Current(r) => Some(r),
             _ => None,
         }
     }
 
+    /// Whether the cell is finished by this build's code.
+    pub fn is_current(&self, id: CellId) -> bool {
+        match id {
+            CellId::Run(m, seed) => self.load(m, seed).is_some(),
+            CellId::Simulation(_) => {
+                matches!(self.lookup::<SimulationRecord>(id), Stored::Current(_))
+            }
+        }
+    }
+
     /// Where a cluster task records the error of a cell that failed.
-    pub fn failure_path(&self, method: &MethodSpec, seed: u64) -> PathBuf {
-        self.dir.join("failed").join(format!(
-            "{}__{}__seed{seed}.txt",
-            safe_label(&method.label),
-            &method.digest()[..8]
-        ))
+    pub fn failure_path(&self, id: CellId) -> PathBuf {
+        self.dir.join("failed").join(format!("{}.txt", id.stem()))
     }
 
     /// The recorded error of a cell whose task failed, if any.
-    pub fn failure_of(&self, method: &MethodSpec, seed: u64) -> Option<String> {
-        std::fs::read_to_string(self.failure_path(method, seed))
+    pub fn failure_of(&self, id: CellId) -> Option<String> {
+        std::fs::read_to_string(self.failure_path(id))
             .ok()
             .map(|t| t.lines().next().unwrap_or_default().to_string())
     }
 
-    /// Saves a finished cell of `method`, stamped with this build's code, and the store's
-    /// manifest if it has none yet.
-    pub fn save(&self, method: &MethodSpec, record: &mut RunRecord) -> Result<()> {
-        record.code = Some(self.code.clone());
+    /// Saves a finished cell, stamped with this build's code, and the store's manifest if it
+    /// has none yet.
+    pub fn save<T: CellRecord>(&self, id: CellId, record: &mut T) -> Result<()> {
+        record.set_code(self.code.clone());
         let manifest = self.dir.join(MANIFEST);
         if !manifest.is_file() {
             write_json(&manifest, &self.manifest)?;
         }
-        write_json(&self.path(method, record.seed), record)
+        write_json(&self.path(id), record)
     }
 }
 

@@ -21,7 +21,7 @@ use crate::harness::experiments::Context;
 use crate::harness::record::CodeIdentity;
 use crate::harness::record::Scale;
 use crate::harness::runner::{self, BenchOptions};
-use crate::harness::store::{read_json, write_atomic, write_json};
+use crate::harness::store::{read_json, write_atomic, write_json, CellId};
 use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -31,8 +31,35 @@ use ufom_datasets::DataConfig;
 pub const PLAN_FILE: &str = "plan.json";
 /// `DIR/cells.jsonl`.
 pub const CELLS_FILE: &str = "cells.jsonl";
-/// Version of the plan files' layout.
-pub const PLAN_VERSION: u32 = 1;
+/// Version of the plan files' layout (2: simulation cells).
+pub const PLAN_VERSION: u32 = 2;
+/// How `cells.jsonl` names a simulation cell: `simulation:NAME`.
+pub const SIMULATION_PREFIX: &str = "simulation:";
+
+impl CellLine {
+    /// The cell this line names in `plan` (the experiment's plan in this build), or an error
+    /// when this build's plan has no such method or simulation (then: plan again).
+    pub fn resolve<'a>(&self, plan: &'a crate::harness::experiments::Plan) -> Result<CellId<'a>> {
+        let found = match self.method.strip_prefix(SIMULATION_PREFIX) {
+            Some(name) => plan
+                .simulations
+                .iter()
+                .find(|s| s.name == name && s.digest() == self.digest && s.seed == self.seed)
+                .map(CellId::Simulation),
+            None => plan
+                .methods
+                .iter()
+                .find(|m| m.label == self.method && m.digest() == self.digest)
+                .map(|m| CellId::Run(m, self.seed)),
+        };
+        found.with_context(|| {
+            format!(
+                "cell {}: {} ({}) is not in this build's plan of {}; plan again",
+                self.index, self.method, self.digest, self.experiment
+            )
+        })
+    }
+}
 
 /// The bench a plan stands for (what `ufom bench` was given, resolved).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,9 +91,9 @@ pub struct CellLine {
     pub index: usize,
     /// Experiment.
     pub experiment: String,
-    /// Method label.
+    /// Method label, or `simulation:NAME` for one of the experiment's simulations.
     pub method: String,
-    /// Digest of the method's full spec (checked when the cell runs).
+    /// Digest of the method's (or simulation's) full spec (checked when the cell runs).
     pub digest: String,
     /// Seed.
     pub seed: u64,
@@ -100,6 +127,15 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result
                     seed,
                 });
             }
+        }
+        for sim in &p.plan.simulations {
+            cells.push(CellLine {
+                index: cells.len(),
+                experiment: p.name.to_string(),
+                method: format!("{SIMULATION_PREFIX}{}", sim.name),
+                digest: sim.digest(),
+                seed: sim.seed,
+            });
         }
     }
     if cells.is_empty() {

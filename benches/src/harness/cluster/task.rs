@@ -1,12 +1,12 @@
 //! One task of a plan: its cells through the executor, and which cells are finished.
 
 use super::{options, read_plan, task_cells, task_count, CellLine, PlanFile};
-use crate::harness::executor::{execute_cell, CellOutcome, Mode};
+use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode, Replaced};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::registry;
 use crate::harness::record::CodeIdentity;
 use crate::harness::runner::{self, cell_store};
-use crate::harness::store::CellStore;
+use crate::harness::store::{CellId, CellStore};
 use anyhow::{bail, Context as _, Result};
 use std::path::Path;
 use ufom_datasets::DataConfig;
@@ -62,27 +62,18 @@ pub fn run_task(
             .with_context(|| format!("preparing {name}"))?;
         let store = cell_store(dir, name, plan.scale, &p.plan, prepared.data(), code);
         for c in mine.iter().filter(|c| c.experiment == name) {
-            let method = p
-                .plan
-                .methods
-                .iter()
-                .find(|m| m.label == c.method && m.digest() == c.digest)
-                .with_context(|| {
-                    format!(
-                        "cell {}: method {} ({}) is not in this build's plan of {name}; plan again",
-                        c.index, c.method, c.digest
-                    )
-                })?;
             let progress: Progress = std::rc::Rc::new(|_| {});
-            match execute_cell(
-                Some(prepared.as_ref()),
-                &store,
-                method,
-                c.seed,
-                Mode::Resume,
-                &progress,
-            ) {
-                Ok(CellOutcome::Ran(_, _, replaced)) => {
+            let prepared = Some(prepared.as_ref());
+            let replaced = match c.resolve(&p.plan)? {
+                CellId::Run(method, seed) => {
+                    execute_cell(prepared, &store, method, seed, Mode::Resume, &progress).map(ran)
+                }
+                CellId::Simulation(sim) => {
+                    execute_simulation(prepared, &store, sim, Mode::Resume).map(ran)
+                }
+            };
+            match replaced {
+                Ok(Some(replaced)) => {
                     outcome.ran += 1;
                     tracing::info!(cell = c.index, method = %c.method, seed = c.seed, "finished cell");
                     if let Some(why) = replaced {
@@ -94,7 +85,7 @@ pub fn run_task(
                         );
                     }
                 }
-                Ok(_) => outcome.skipped += 1,
+                Ok(None) => outcome.skipped += 1,
                 Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
                 Err(e) => errors.push(format!("cell {}: {e:#}", c.index)),
             }
@@ -126,13 +117,16 @@ pub(super) fn finished_cells(
             continue;
         };
         for c in cells.iter().filter(|c| c.experiment == p.name) {
-            done[c.index] = p
-                .plan
-                .methods
-                .iter()
-                .find(|m| m.label == c.method && m.digest() == c.digest)
-                .is_some_and(|m| store.load(m, c.seed).is_some());
+            done[c.index] = c.resolve(&p.plan).is_ok_and(|id| store.is_current(id));
         }
     }
     Ok(done)
+}
+
+/// `Some(why a stored copy was replaced)` for a computed cell, `None` for one already finished.
+fn ran<T>(outcome: CellOutcome<T>) -> Option<Option<Replaced>> {
+    match outcome {
+        CellOutcome::Ran(_, _, replaced) => Some(replaced),
+        _ => None,
+    }
 }

@@ -1,7 +1,7 @@
 //! The experiment registry. Each experiment is one module; the runner drives them all the same
 //! way: check availability → plan (sizes, methods, budget; no data) → prepare (load and check
-//! data, checksum it) → run (method, seed) cells → analyse (tables, figures, findings: from the
-//! run records and the scale alone).
+//! data, checksum it) → run (method, seed) cells and simulations → analyse (tables, figures,
+//! findings: from the records and the scale alone).
 
 pub mod cell;
 pub mod fewshot;
@@ -10,11 +10,13 @@ pub mod synthetic;
 
 use super::methods::MethodSpec;
 use super::record::{
-    BudgetNote, ClaimVerdict, DataFile, Figure, MethodReport, RunRecord, Scale, Table,
+    BudgetNote, ClaimVerdict, DataFile, Figure, MethodReport, RunRecord, Scale, SimulationRecord,
+    SimulationSpec, Table,
 };
 use anyhow::{Context as _, Result};
 use candle_core::Device;
 use cell::Progress;
+use std::collections::BTreeMap;
 use ufom_datasets::{locate, DataConfig, Dataset, Located};
 
 /// What every experiment gets from the command line.
@@ -58,6 +60,9 @@ pub struct Plan {
     pub budget: BudgetNote,
     /// Training dtype.
     pub dtype: candle_core::DType,
+    /// Cells that are not training runs (Fig. 1d–f's sweeps): run once each, whatever
+    /// `--methods` and `--seeds` select.
+    pub simulations: Vec<SimulationSpec>,
 }
 
 /// What an experiment concludes from its runs.
@@ -83,9 +88,15 @@ pub trait Experiment {
     fn plan(&self, ctx: &Context) -> Result<Plan>;
     /// Loads and checks the data for `plan` (every check that can fail before training does).
     fn prepare(&self, ctx: &Context, plan: &Plan) -> Result<Box<dyn Prepared>>;
-    /// The analysis stage: tables, figures, notes and claims from the methods' results at
-    /// `ctx.scale` — a function of the run records and the scale, never of the data.
-    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings>;
+    /// The analysis stage: tables, figures, notes and claims from the methods' results and
+    /// the simulations' records at `ctx.scale` — a function of the records and the scale,
+    /// never of the data.
+    fn analyse(
+        &self,
+        ctx: &Context,
+        methods: &[MethodReport],
+        simulations: &[SimulationRecord],
+    ) -> Result<Findings>;
 }
 
 /// An experiment ready to run.
@@ -95,6 +106,10 @@ pub trait Prepared {
     fn data(&self) -> &[DataFile];
     /// Runs one (method, seed) cell; `progress` receives the calls spent so far.
     fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord>;
+    /// Runs one of the plan's simulations: its named series.
+    fn run_simulation(&self, sim: &SimulationSpec) -> Result<BTreeMap<String, Vec<f64>>> {
+        anyhow::bail!("this experiment has no simulation {}", sim.name)
+    }
 }
 
 /// Every experiment, in run order.

@@ -10,7 +10,10 @@ mod findings;
 mod run;
 
 pub use findings::{ClaimVerdict, Figure, Series, Table, TableRow, Verdict};
-pub use run::{CallCount, CurvePoint, MethodReport, RunRecord, RunStatus, Stat};
+pub use run::{
+    CallCount, CurvePoint, MethodReport, RunRecord, RunStatus, SimulationRecord, SimulationSpec,
+    Stat,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -131,6 +134,9 @@ pub struct ExperimentReport {
     /// The paper's claims checked on these runs.
     #[serde(default)]
     pub claims: Vec<ClaimVerdict>,
+    /// The experiment's simulations (cells that are not training runs), as measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub simulations: Vec<SimulationRecord>,
 }
 
 impl ExperimentReport {
@@ -139,10 +145,11 @@ impl ExperimentReport {
     /// same code; never the code that merely assembled the report.
     pub fn cell_code(&self) -> Vec<(Option<CodeIdentity>, usize)> {
         let mut out: Vec<(Option<CodeIdentity>, usize)> = Vec::new();
-        for run in self.methods.iter().flat_map(|m| &m.runs) {
-            match out.iter_mut().find(|(c, _)| *c == run.code) {
+        let runs = self.methods.iter().flat_map(|m| &m.runs).map(|r| &r.code);
+        for code in runs.chain(self.simulations.iter().map(|s| &s.code)) {
+            match out.iter_mut().find(|(c, _)| c == code) {
                 Some((_, n)) => *n += 1,
-                None => out.push((run.code.clone(), 1)),
+                None => out.push((code.clone(), 1)),
             }
         }
         out

@@ -111,6 +111,58 @@ pub struct RunRecord {
     pub code: Option<CodeIdentity>,
 }
 
+/// A simulation of an experiment's plan: a named, seeded computation that is not a training
+/// run (Fig. 1d–f's closed-form SGD sweeps), measured as a cell like the runs — resumable,
+/// planned onto a cluster, keyed by its settings and code — and analysed from its record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SimulationSpec {
+    /// Name, unique in its experiment (`fig1de`).
+    pub name: String,
+    /// Seed of every draw.
+    pub seed: u64,
+    /// Every setting it depends on.
+    pub settings: serde_json::Value,
+}
+
+impl SimulationSpec {
+    /// Digest of the full spec (part of its cell's file name).
+    pub fn digest(&self) -> String {
+        crate::harness::methods::short_hash(&serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// What a simulation measured: named series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SimulationRecord {
+    /// The spec it ran.
+    pub spec: SimulationSpec,
+    /// Its outputs by name.
+    pub values: BTreeMap<String, Vec<f64>>,
+    /// Wall time, seconds (a timing field).
+    pub wall_s: f64,
+    /// The code that computed it (as [`RunRecord::code`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeIdentity>,
+}
+
+impl SimulationRecord {
+    /// The series `name`, or an error naming the simulation.
+    pub fn series(&self, name: &str) -> anyhow::Result<&[f64]> {
+        self.values
+            .get(name)
+            .map(Vec::as_slice)
+            .ok_or_else(|| anyhow::anyhow!("simulation {} has no series {name}", self.spec.name))
+    }
+
+    /// The first value of the series `name`.
+    pub fn value(&self, name: &str) -> anyhow::Result<f64> {
+        self.series(name)?
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("simulation {}: series {name} is empty", self.spec.name))
+    }
+}
+
 /// A method aggregated over seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MethodReport {

@@ -13,7 +13,7 @@ pub use select::{plan, Planned};
 
 use crate::harness::analysis::aggregate;
 use crate::harness::env;
-use crate::harness::executor::{execute_cell, CellOutcome, Mode};
+use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::{registry, Context, Experiment, Prepared};
 use crate::harness::record::CodeIdentity;
@@ -192,6 +192,7 @@ fn run_experiment(
         Mode::Fresh
     };
     let mut methods = Vec::new();
+    let mut simulations = Vec::new();
     let mut done_calls = 0u64;
     let mut missing = Vec::new();
     let result = (|| -> Result<()> {
@@ -206,34 +207,10 @@ fn run_experiment(
                     missing.push(format!("{} seed {seed}", method.label));
                     continue;
                 };
-                let record = match execute_cell(prepared, store, method, seed, mode, &progress)? {
-                    CellOutcome::Resumed(r) => {
-                        tracing::info!(experiment = p.name, method = %method.label, seed, "resumed finished cell");
-                        row.cells_resumed += 1;
-                        r
-                    }
-                    CellOutcome::Missing(failure) => {
-                        let failure = failure
-                            .map(|e| format!(": failed: {e}"))
-                            .unwrap_or_default();
-                        missing.push(format!("{} seed {seed}{failure}", method.label));
-                        continue;
-                    }
-                    CellOutcome::Ran(r, seconds, replaced) => {
-                        tracing::info!(experiment = p.name, method = %method.label, seed, seconds, "finished cell");
-                        row.cells_run += 1;
-                        if let Some(why) = replaced {
-                            row.cells_recomputed += 1;
-                            tracing::warn!(
-                                experiment = p.name,
-                                method = %method.label,
-                                seed,
-                                "recomputed a stored cell: {}",
-                                replaced_reason(&why, store.code())
-                            );
-                        }
-                        r
-                    }
+                let outcome = execute_cell(prepared, store, method, seed, mode, &progress)?;
+                let what = format!("{} seed {seed}", method.label);
+                let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) else {
+                    continue;
                 };
                 if record.status == RunStatus::Diverged {
                     row.diverged += 1;
@@ -250,6 +227,18 @@ fn run_experiment(
             }
             methods.push(aggregate(method.clone(), runs));
         }
+        for sim in &plan.simulations {
+            bar.set_message(format!("simulation {}", sim.name));
+            let what = format!("simulation {}", sim.name);
+            let Some(store) = &ready.store else {
+                missing.push(what);
+                continue;
+            };
+            let outcome = execute_simulation(prepared, store, sim, mode)?;
+            if let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) {
+                simulations.push(record);
+            }
+        }
         Ok(())
     })();
     bar.finish_and_clear();
@@ -257,7 +246,7 @@ fn run_experiment(
     if !missing.is_empty() {
         return Err(MissingCells { cells: missing }.into());
     }
-    let findings = ready.exp.analyse(&opts.ctx, &methods)?;
+    let findings = ready.exp.analyse(&opts.ctx, &methods, &simulations)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
         experiment: p.name.to_string(),
@@ -278,5 +267,46 @@ fn run_experiment(
         figures: findings.figures,
         notes: findings.notes,
         claims: findings.claims,
+        simulations,
     })
+}
+
+/// Counts a cell's `outcome` into `row` (a missing one into `missing`, as `what`) and returns
+/// its record, if it has one.
+fn tally<T>(
+    outcome: CellOutcome<T>,
+    what: &str,
+    experiment: &str,
+    store: &CellStore,
+    row: &mut SummaryRow,
+    missing: &mut Vec<String>,
+) -> Option<T> {
+    match outcome {
+        CellOutcome::Resumed(r) => {
+            tracing::info!(experiment, cell = what, "resumed finished cell");
+            row.cells_resumed += 1;
+            Some(r)
+        }
+        CellOutcome::Missing(failure) => {
+            let failure = failure
+                .map(|e| format!(": failed: {e}"))
+                .unwrap_or_default();
+            missing.push(format!("{what}{failure}"));
+            None
+        }
+        CellOutcome::Ran(r, seconds, replaced) => {
+            tracing::info!(experiment, cell = what, seconds, "finished cell");
+            row.cells_run += 1;
+            if let Some(why) = replaced {
+                row.cells_recomputed += 1;
+                tracing::warn!(
+                    experiment,
+                    cell = what,
+                    "recomputed a stored cell: {}",
+                    replaced_reason(&why, store.code())
+                );
+            }
+            Some(r)
+        }
+    }
 }

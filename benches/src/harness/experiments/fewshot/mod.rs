@@ -26,7 +26,7 @@ use super::{
 };
 pub use crate::harness::methods::ReptileConfig;
 use crate::harness::methods::{Learner, MethodSpec};
-use crate::harness::record::{DataFile, MethodReport, RunRecord};
+use crate::harness::record::{DataFile, MethodReport, RunRecord, SimulationRecord};
 use anyhow::{anyhow, Context as _, Result};
 use candle_core::{DType, Device};
 use hypergrad::problems::ConvNet;
@@ -106,6 +106,7 @@ impl Experiment for FewShot {
             methods: methods(&sizes.ways, sizes.meta_batch, clip),
             budget: exact_iterations_budget(sizes.exact_iters, sizes.r, sizes.meta_batch),
             dtype: DType::F32,
+            simulations: Vec::new(),
         })
     }
 
@@ -144,7 +145,12 @@ impl Experiment for FewShot {
         Ok(Box::new(ready))
     }
 
-    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+    fn analyse(
+        &self,
+        ctx: &Context,
+        methods: &[MethodReport],
+        _simulations: &[SimulationRecord],
+    ) -> Result<Findings> {
         let (sizes, _) = sizes(self.0, ctx.scale);
         report::findings(self.0, &sizes.ways, sizes.test_tasks, methods)
     }

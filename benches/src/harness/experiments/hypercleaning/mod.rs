@@ -16,7 +16,7 @@ use super::{
     Plan, Prepared,
 };
 use crate::harness::methods::{MethodSpec, OuterSpec};
-use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale};
+use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale, SimulationRecord};
 use anyhow::{Context as _, Result};
 use candle_core::{DType, Tensor};
 use data::Data;
@@ -138,6 +138,7 @@ impl Experiment for Hypercleaning {
             // The estimators run the r − 1 unfolded steps; the folded one is part of L_out.
             budget: exact_iterations_budget(sizes.exact_iters, cfg.steps, 1),
             dtype: DType::F32,
+            simulations: Vec::new(),
         })
     }
 
@@ -157,7 +158,12 @@ impl Experiment for Hypercleaning {
         }))
     }
 
-    fn analyse(&self, _ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+    fn analyse(
+        &self,
+        _ctx: &Context,
+        methods: &[MethodReport],
+        _simulations: &[SimulationRecord],
+    ) -> Result<Findings> {
         Ok(analysis::findings(methods))
     }
 }

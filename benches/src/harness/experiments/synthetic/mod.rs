@@ -3,10 +3,10 @@
 //! - 1a–c: FOM vs UFOM (q = 0.1) and exact SGD, γ_k = 10/k, θ0 ~ U[−10, 30], every method under
 //!   the same function-call budget, run by the engine's estimators (one cell per method × seed).
 //! - 1d–f: D², V² over α; q* (eq. 21) against a grid search; convergence for q = 0, q*, 1 —
-//!   computed in [`simulate`] from the closed-form gradients.
+//!   two simulation cells of the plan, computed in [`simulate`] from the closed-form gradients.
 //!
 //! This file measures (plan, one cell); [`analysis`] turns the method reports into Fig. 1a–c's
-//! findings and [`fig1def`] adds Fig. 1d–f's.
+//! findings and [`fig1def`] runs Fig. 1d–f's simulations and adds their findings.
 
 mod analysis;
 mod fig1def;
@@ -15,7 +15,9 @@ mod simulate;
 use super::cell::{counted, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress};
 use super::{exact_iterations_budget, Availability, Context, Experiment, Findings, Plan, Prepared};
 use crate::harness::methods::{MethodSpec, OuterSpec};
-use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale};
+use crate::harness::record::{
+    DataFile, MethodReport, RunRecord, Scale, SimulationRecord, SimulationSpec,
+};
 use anyhow::Result;
 use hypergrad::optim::{OuterConfig, StepSchedule};
 use hypergrad::problems::{Counterexample, CounterexampleConfig};
@@ -109,6 +111,7 @@ impl Experiment for Synthetic {
             methods: methods(),
             budget: exact_iterations_budget(sizes.exact_iters, cfg.r, 1),
             dtype: candle_core::DType::F64,
+            simulations: fig1def::simulations(&sizes),
         })
     }
 
@@ -119,20 +122,27 @@ impl Experiment for Synthetic {
                 calls: plan.budget.calls,
                 eval_points: sizes.eval_points,
             },
+            sizes,
             cfg: CounterexampleConfig::default(),
             device: ctx.device.clone(),
         }))
     }
 
-    fn analyse(&self, ctx: &Context, methods: &[MethodReport]) -> Result<Findings> {
+    fn analyse(
+        &self,
+        ctx: &Context,
+        methods: &[MethodReport],
+        simulations: &[SimulationRecord],
+    ) -> Result<Findings> {
         let (sizes, _) = sizes(ctx.scale);
         let mut f = analysis::findings(&CounterexampleConfig::default(), methods)?;
-        fig1def::findings(&sizes, &mut f)?;
+        fig1def::findings(&sizes, simulations, &mut f)?;
         Ok(f)
     }
 }
 
 struct Fig1Plan {
+    sizes: Sizes,
     budget: CellBudget,
     cfg: CounterexampleConfig,
     device: candle_core::Device,
@@ -141,6 +151,10 @@ struct Fig1Plan {
 impl Prepared for Fig1Plan {
     fn data(&self) -> &[DataFile] {
         &[]
+    }
+
+    fn run_simulation(&self, sim: &SimulationSpec) -> Result<BTreeMap<String, Vec<f64>>> {
+        fig1def::run(&self.sizes, sim)
     }
 
     fn run_cell(&self, method: &MethodSpec, seed: u64, progress: &Progress) -> Result<RunRecord> {
