@@ -36,8 +36,8 @@ fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRe
             calls: i * 200,
             wall_s: i as f64 * 0.5,
             metrics: BTreeMap::from([
-                ("test_loss".to_string(), loss * (1.0 + 1.0 / (i + 1) as f64)),
-                ("test_acc".to_string(), acc * (i + 1) as f64 / 5.0),
+                (Metric::TestCe, loss * (1.0 + 1.0 / (i + 1) as f64)),
+                (Metric::TestAcc, acc * (i + 1) as f64 / 5.0),
             ]),
         })
         .collect();
@@ -54,10 +54,7 @@ fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRe
         wall_s: 2.0 + seed as f64 * 0.1,
         seconds_per_call: (2.0 + seed as f64 * 0.1) / 800.0,
         peak_state_bytes: 3 * 1024 * 1024 / 2,
-        final_metrics: BTreeMap::from([
-            ("test_loss".to_string(), loss),
-            ("test_acc".to_string(), acc),
-        ]),
+        final_metrics: BTreeMap::from([(Metric::TestCe, loss), (Metric::TestAcc, acc)]),
         curve,
         extra: BTreeMap::from([("q".to_string(), vec![1.0, 2.0, 4.0])]),
         code: None,
@@ -70,8 +67,8 @@ fn method(name: &str, losses: [f64; 2], accs: [f64; 2]) -> MethodReport {
         run(name, 1, losses[1], accs[1], RunStatus::Finished),
     ];
     let summary = BTreeMap::from([
-        ("test_loss".to_string(), Stat::of(&losses).unwrap()),
-        ("test_acc".to_string(), Stat::of(&accs).unwrap()),
+        (Metric::TestCe, Stat::of(&losses).unwrap()),
+        (Metric::TestAcc, Stat::of(&accs).unwrap()),
     ]);
     let seconds_per_call = runs.iter().map(|r| r.seconds_per_call).sum::<f64>() / 2.0;
     let mut spec = MethodSpec::estimator(
@@ -105,17 +102,17 @@ fn sample_report() -> ExperimentReport {
     let fom = method("FOM", [0.42, 0.40], [0.83, 0.85]);
     let table = Table {
         caption: "Table 2: test accuracy after the matched budget".into(),
-        columns: vec!["test_acc".into(), "test_loss".into()],
+        columns: vec!["test_acc".into(), "test_ce".into()],
         headers: vec!["Accuracy".into(), "Loss".into()],
         rows: vec![
             TableRow {
                 label: "UFOM".into(),
-                ours: ufom.summary.clone(),
+                ours: ufom.cells_of(Metric::ALL),
                 published: BTreeMap::from([("test_acc".to_string(), PUBLISHED_UFOM)]),
             },
             TableRow {
                 label: "FOM".into(),
-                ours: fom.summary.clone(),
+                ours: fom.cells_of(Metric::ALL),
                 published: BTreeMap::from([("test_acc".to_string(), PUBLISHED_FOM)]),
             },
         ],
@@ -208,7 +205,7 @@ fn sample_report() -> ExperimentReport {
         claims: vec![ClaimVerdict {
             statement: "UFOM ≥ FOM on test accuracy".into(),
             source: "Table 1".into(),
-            metric: "test_acc".into(),
+            metric: Metric::TestAcc,
             test: "paired t-test over seeds, two-sided, α = 0.05".into(),
             n: 2,
             effect: Some(0.04),
@@ -262,7 +259,7 @@ fn schema_matches_every_serialized_field() {
     r.scale = Scale::Paper;
     r.methods[0].runs[1].status = RunStatus::Diverged;
     r.methods[0].summary.insert(
-        "nan_metric".into(),
+        Metric::Objective,
         Stat {
             mean: f64::NAN,
             std: f64::INFINITY,
@@ -421,12 +418,7 @@ fn write_all_writes_every_file() {
     let ufom = &bmf["hyper_cleaning/UFOM"];
     let measures: Vec<&String> = ufom.as_object().unwrap().keys().collect();
     assert_eq!(measures.len(), 4, "{ufom}");
-    for m in [
-        "test_acc",
-        "test_loss",
-        "function_calls",
-        "seconds_per_call",
-    ] {
+    for m in ["test_acc", "test_ce", "function_calls", "seconds_per_call"] {
         assert!(ufom[m]["value"].is_f64(), "{m}: {ufom}");
     }
     let acc = &ufom["test_acc"];
@@ -449,7 +441,7 @@ fn hostile_records_do_not_panic() {
     r.title = "A <title> & \"quotes\" | pipes\nnewline".into();
     r.methods[0].seconds_per_call = f64::NAN;
     r.methods[0].summary.insert(
-        "bad".into(),
+        Metric::Theta,
         Stat {
             mean: f64::INFINITY,
             std: f64::NAN,
@@ -620,7 +612,7 @@ fn hostile_records_do_not_panic() {
         Vec::<String>::new()
     );
     assert!(
-        bmf["../odd name//UFOM"].get("bad").is_none(),
+        bmf["../odd name//UFOM"].get("theta").is_none(),
         "non-finite mean kept: {bmf}"
     );
 }

@@ -1,7 +1,7 @@
 //! Analysis of finished runs: pure functions from run records to summaries.
 
 use crate::harness::methods::MethodSpec;
-use crate::harness::record::{MethodReport, RunRecord, RunStatus, Stat};
+use crate::harness::record::{MethodReport, Metric, RunRecord, RunStatus, Stat};
 use std::collections::BTreeMap;
 
 /// Mean ± std of the final metrics over the finished runs of a method.
@@ -10,20 +10,20 @@ pub fn aggregate(spec: MethodSpec, runs: Vec<RunRecord>) -> MethodReport {
         .iter()
         .filter(|r| r.status == RunStatus::Finished)
         .collect();
-    let mut keys: Vec<&String> = finished
+    let mut keys: Vec<Metric> = finished
         .iter()
-        .flat_map(|r| r.final_metrics.keys())
+        .flat_map(|r| r.final_metrics.keys().copied())
         .collect();
     keys.sort();
     keys.dedup();
-    let summary: BTreeMap<String, Stat> = keys
+    let summary: BTreeMap<Metric, Stat> = keys
         .into_iter()
         .filter_map(|k| {
             let v: Vec<f64> = finished
                 .iter()
-                .filter_map(|r| r.final_metrics.get(k).copied())
+                .filter_map(|r| r.final_metrics.get(&k).copied())
                 .collect();
-            Stat::of(&v).map(|s| (k.clone(), s))
+            Stat::of(&v).map(|s| (k, s))
         })
         .collect();
     let spc: Vec<f64> = runs.iter().map(|r| r.seconds_per_call).collect();

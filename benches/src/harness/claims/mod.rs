@@ -8,7 +8,7 @@
 
 mod verdict;
 
-use super::record::{ClaimVerdict, MethodReport};
+use super::record::{ClaimVerdict, MethodReport, Metric};
 pub use verdict::z_verdict;
 
 /// Significance level of every claim test.
@@ -40,7 +40,7 @@ pub struct Claim {
     /// Where the paper makes it (e.g. "Table 1", "Theorem 2").
     pub source: String,
     /// Final metric compared.
-    pub metric: String,
+    pub metric: Metric,
     /// Method label of the subject.
     pub subject: String,
     /// What it is compared with.
@@ -54,7 +54,7 @@ impl Claim {
     pub fn versus(
         statement: &str,
         source: &str,
-        metric: &str,
+        metric: Metric,
         subject: &str,
         other: &str,
         better: Better,
@@ -62,7 +62,7 @@ impl Claim {
         Self {
             statement: statement.into(),
             source: source.into(),
-            metric: metric.into(),
+            metric,
             subject: subject.into(),
             against: Against::Method(other.into()),
             better,
@@ -122,7 +122,7 @@ mod tests {
                     wall_s: 0.0,
                     seconds_per_call: 0.0,
                     peak_state_bytes: 0,
-                    final_metrics: BTreeMap::from([("acc".to_string(), *v)]),
+                    final_metrics: BTreeMap::from([(Metric::TestAcc, *v)]),
                     curve: Vec::new(),
                     extra: BTreeMap::new(),
                     code: None,
@@ -135,7 +135,7 @@ mod tests {
     }
 
     fn claim(better: Better) -> Claim {
-        Claim::versus("a beats b", "Table 1", "acc", "a", "b", better)
+        Claim::versus("a beats b", "Table 1", Metric::TestAcc, "a", "b", better)
     }
 
     #[test]

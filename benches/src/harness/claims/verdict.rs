@@ -46,7 +46,7 @@ impl Claim {
         let mut verdict = ClaimVerdict {
             statement: self.statement.clone(),
             source: self.source.clone(),
-            metric: self.metric.clone(),
+            metric: self.metric,
             test: format!("{test}, α = {ALPHA}"),
             n: diffs.len(),
             effect: None,
@@ -95,7 +95,7 @@ pub fn z_verdict(claim: &Claim, a: (f64, f64), b: (f64, f64), n: usize) -> Claim
     ClaimVerdict {
         statement: claim.statement.clone(),
         source: claim.source.clone(),
-        metric: claim.metric.clone(),
+        metric: claim.metric,
         test: format!("two-sample z-test over {n} simulated runs each, two-sided, α = {ALPHA}"),
         n,
         effect: Some(effect),

@@ -3,6 +3,7 @@
 //! ([`ClaimVerdict`]).
 
 use super::run::Stat;
+use super::Metric;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -112,7 +113,7 @@ pub struct ClaimVerdict {
     /// Where the paper makes it.
     pub source: String,
     /// The final metric compared.
-    pub metric: String,
+    pub metric: Metric,
     /// The test (kind, sidedness, α).
     pub test: String,
     /// Pairs (or values) tested.

@@ -7,9 +7,11 @@
 //! records, [`findings`] the figures, tables and claim verdicts.
 
 mod findings;
+mod metric;
 mod run;
 
 pub use findings::{ClaimVerdict, Figure, Series, Table, TableRow, Verdict};
+pub use metric::Metric;
 pub use run::{
     CallCount, CurvePoint, MethodReport, RunRecord, RunStatus, SimulationRecord, SimulationSpec,
     Stat,

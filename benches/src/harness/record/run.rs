@@ -1,7 +1,7 @@
 //! The records of runs: one (method, seed) cell ([`RunRecord`], the unit of `--resume`) with
 //! its curve, calls and status, and a method aggregated over seeds ([`MethodReport`], [`Stat`]).
 
-use super::CodeIdentity;
+use super::{CodeIdentity, Metric};
 use crate::harness::methods::MethodSpec;
 use hypergrad::stats;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ pub struct CurvePoint {
     /// Wall time so far, seconds (a timing field).
     pub wall_s: f64,
     /// Metric values at this point.
-    pub metrics: BTreeMap<String, f64>,
+    pub metrics: BTreeMap<Metric, f64>,
 }
 
 /// One (method, seed) cell of an experiment: the unit of `--resume`.
@@ -99,7 +99,7 @@ pub struct RunRecord {
     /// Peak bytes of inner states held by the estimator.
     pub peak_state_bytes: usize,
     /// Metrics at the end of the run.
-    pub final_metrics: BTreeMap<String, f64>,
+    pub final_metrics: BTreeMap<Metric, f64>,
     /// Metrics along the run.
     pub curve: Vec<CurvePoint>,
     /// Extra per-run series (e.g. adaptive q over iterations).
@@ -163,6 +163,16 @@ impl SimulationRecord {
     }
 }
 
+impl MethodReport {
+    /// The summary of `metrics` keyed by name: a table row's cells.
+    pub fn cells_of(&self, metrics: &[Metric]) -> BTreeMap<String, Stat> {
+        metrics
+            .iter()
+            .filter_map(|m| self.summary.get(m).map(|s| (m.name().to_string(), *s)))
+            .collect()
+    }
+}
+
 /// A method aggregated over seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MethodReport {
@@ -173,7 +183,7 @@ pub struct MethodReport {
     /// Its runs, by seed.
     pub runs: Vec<RunRecord>,
     /// Final metrics over the finished runs: mean ± std.
-    pub summary: BTreeMap<String, Stat>,
+    pub summary: BTreeMap<Metric, Stat>,
     /// Runs that diverged.
     pub diverged: usize,
     /// Mean wall time per function call over runs, seconds (a timing field).

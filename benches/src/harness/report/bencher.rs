@@ -62,7 +62,7 @@ pub fn bencher_metrics(reports: &[ExperimentReport]) -> BencherFile {
             let mut measures = BTreeMap::new();
             for (metric, stat) in &method.summary {
                 if let Some(m) = metric_of(stat.mean, Some(stat.std)) {
-                    measures.insert(metric.clone(), m);
+                    measures.insert(metric.name().to_string(), m);
                 }
             }
             let calls: Vec<f64> = method.runs.iter().map(|r| r.calls.total as f64).collect();

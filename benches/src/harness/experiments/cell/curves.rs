@@ -1,7 +1,7 @@
 //! The cells' curves aggregated for figures: the mean ± std over seeds of a metric at each
 //! checkpoint, against calls or training seconds.
 
-use crate::harness::record::RunRecord;
+use crate::harness::record::{Metric, RunRecord};
 
 /// The x axis of a mean curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,7 +14,11 @@ pub enum CurveX {
 
 /// The mean ± std over runs of `metric` along the curves, aligned by checkpoint index (the
 /// checkpoints sit at the same call counts in every run), against mean calls.
-pub fn mean_curve(label: &str, runs: &[RunRecord], metric: &str) -> crate::harness::record::Series {
+pub fn mean_curve(
+    label: &str,
+    runs: &[RunRecord],
+    metric: Metric,
+) -> crate::harness::record::Series {
     mean_curve_against(label, runs, metric, CurveX::Calls)
 }
 
@@ -22,7 +26,7 @@ pub fn mean_curve(label: &str, runs: &[RunRecord], metric: &str) -> crate::harne
 pub fn mean_curve_against(
     label: &str,
     runs: &[RunRecord],
-    metric: &str,
+    metric: Metric,
     x_axis: CurveX,
 ) -> crate::harness::record::Series {
     let curves: Vec<Vec<(f64, f64)>> = runs
@@ -35,7 +39,7 @@ pub fn mean_curve_against(
                         CurveX::Calls => p.calls as f64,
                         CurveX::TrainSeconds => p.wall_s,
                     };
-                    p.metrics.get(metric).map(|v| (x, *v))
+                    p.metrics.get(&metric).map(|v| (x, *v))
                 })
                 .collect()
         })

@@ -9,7 +9,7 @@ pub use curves::{mean_curve, mean_curve_against, CurveX};
 
 use crate::harness::interrupt;
 use crate::harness::methods::MethodSpec;
-use crate::harness::record::{CallCount, CurvePoint, RunRecord, RunStatus};
+use crate::harness::record::{CallCount, CurvePoint, Metric, RunRecord, RunStatus};
 use anyhow::{anyhow, Result};
 use hypergrad::driver::{
     train, Budget, EstimatorStep, Observer, OuterStep, StepRecord, Termination,
@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Metric values by name.
-pub type Metrics = BTreeMap<String, f64>;
+/// Metric values.
+pub type Metrics = BTreeMap<Metric, f64>;
 
 /// Receives the calls a cell has spent so far, after every oracle call.
 pub type Progress = Rc<dyn Fn(u64)>;

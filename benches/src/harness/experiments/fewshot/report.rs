@@ -7,7 +7,7 @@ use crate::harness::claims::{check_all, Better, Claim};
 use crate::harness::experiments::cell::mean_curve;
 use crate::harness::experiments::Findings;
 use crate::harness::methods::METHOD_NAMES_NOTE;
-use crate::harness::record::{Figure, MethodReport, Series, Stat, Table, TableRow};
+use crate::harness::record::{Figure, MethodReport, Metric, Series, Stat, Table, TableRow};
 use anyhow::Result;
 use std::collections::BTreeMap;
 
@@ -34,8 +34,8 @@ fn col(ways: usize) -> String {
 }
 
 /// Our value of `key` for (method, m), from the summaries.
-fn ours(methods: &[MethodReport], base: &str, ways: usize, key: &str) -> Option<Stat> {
-    find(methods, base, ways).and_then(|m| m.summary.get(key).copied())
+fn ours(methods: &[MethodReport], base: &str, ways: usize, key: Metric) -> Option<Stat> {
+    find(methods, base, ways).and_then(|m| m.summary.get(&key).copied())
 }
 
 fn table(
@@ -55,7 +55,7 @@ fn table(
                 label: m.to_string(),
                 ours: ways
                     .iter()
-                    .filter_map(|&w| ours(methods, m, w, "test_acc").map(|s| (col(w), s)))
+                    .filter_map(|&w| ours(methods, m, w, Metric::TestAcc).map(|s| (col(w), s)))
                     .collect(),
                 published: ways
                     .iter()
@@ -95,7 +95,7 @@ fn ordering_note(
     }
     let mut ours_common: Vec<(String, f64)> = paper
         .iter()
-        .filter_map(|(m, _)| ours(methods, m, ways, "test_acc").map(|s| (m.clone(), s.mean)))
+        .filter_map(|(m, _)| ours(methods, m, ways, Metric::TestAcc).map(|s| (m.clone(), s.mean)))
         .collect();
     let paper_s = order(&mut paper);
     let ours_s = order(&mut ours_common);
@@ -110,7 +110,7 @@ fn ordering_note(
         - means.iter().fold(f64::MAX, |a, &b| a.min(b));
     let ci = paper
         .iter()
-        .filter_map(|(m, _)| ours(methods, m, ways, "test_acc_ci95"))
+        .filter_map(|(m, _)| ours(methods, m, ways, Metric::TestAccCi95))
         .map(|s| s.mean)
         .fold(0.0, f64::max);
     let resolved = if spread > 2.0 * ci {
@@ -154,7 +154,7 @@ fn claims(ways: &[usize], methods: &[MethodReport]) -> Vec<Claim> {
                 out.push(Claim::versus(
                     &format!("{what} on {m}-way meta-test accuracy at a matched call budget"),
                     "Table 2",
-                    "test_acc",
+                    Metric::TestAcc,
                     &a,
                     &b,
                     Better::Higher,
@@ -221,7 +221,7 @@ pub fn findings(
             "function calls",
             "meta-test accuracy (%)",
             of_m.iter()
-                .map(|r| mean_curve(&r.method, &r.runs, "test_acc"))
+                .map(|r| mean_curve(&r.method, &r.runs, Metric::TestAcc))
                 .collect(),
         ));
         f.figures.push(Figure::lines(
@@ -235,7 +235,7 @@ pub fn findings(
                     let pts: Vec<(f64, f64)> = run
                         .curve
                         .iter()
-                        .filter_map(|p| p.metrics.get("test_acc").map(|a| (p.wall_s, *a)))
+                        .filter_map(|p| p.metrics.get(&Metric::TestAcc).map(|a| (p.wall_s, *a)))
                         .collect();
                     Series {
                         label: r.method.clone(),
@@ -265,14 +265,14 @@ pub fn findings(
         .iter()
         .flat_map(|r| r.runs.iter().map(move |run| (r, run)))
         .map(|(r, run)| {
-            let g = |k: &str| run.final_metrics.get(k).copied().unwrap_or(f64::NAN);
+            let g = |k: Metric| run.final_metrics.get(&k).copied().unwrap_or(f64::NAN);
             let own = run
                 .final_metrics
-                .get("test_acc_reptile_eval")
+                .get(&Metric::TestAccReptileEval)
                 .map(|a| {
                     format!(
                         ", Reptile's own evaluation {a:.1} ± {:.1}",
-                        g("test_acc_reptile_eval_ci95")
+                        g(Metric::TestAccReptileEvalCi95)
                     )
                 })
                 .unwrap_or_default();
@@ -280,8 +280,8 @@ pub fn findings(
                 "{} seed {}: {:.1} ± {:.1}{own} ({} iterations, {:.2} ms/call)",
                 r.method,
                 run.seed,
-                g("test_acc"),
-                g("test_acc_ci95"),
+                g(Metric::TestAcc),
+                g(Metric::TestAccCi95),
                 run.iterations,
                 1e3 * run.seconds_per_call
             )

@@ -8,7 +8,7 @@ use crate::harness::experiments::cell::{
     counted, train_cell, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
 };
 use crate::harness::methods::{Learner, MethodSpec, ReptileConfig};
-use crate::harness::record::RunRecord;
+use crate::harness::record::{Metric, RunRecord};
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use hypergrad::driver::{OuterStep, Step};
@@ -88,7 +88,11 @@ impl Setup<'_> {
             acc.push(100.0 * a);
             ce += c / n as f64;
         }
-        Ok(accuracy_metrics("test_acc", &acc, Some(ce)))
+        Ok(accuracy_metrics(
+            [Metric::TestAcc, Metric::TestAccCi95, Metric::TestAccTasks],
+            &acc,
+            Some(ce),
+        ))
     }
 
     /// Reptile's own evaluation: `eval_iters` Adam steps (fresh state, β1 = 0) on mini-batches
@@ -110,25 +114,30 @@ impl Setup<'_> {
             }
             acc.push(100.0 * problem.query_metrics(&phi, &task)?.0);
         }
-        Ok(accuracy_metrics("test_acc_reptile_eval", &acc, None))
+        Ok(accuracy_metrics(
+            [
+                Metric::TestAccReptileEval,
+                Metric::TestAccReptileEvalCi95,
+                Metric::TestAccReptileEvalTasks,
+            ],
+            &acc,
+            None,
+        ))
     }
 }
 
-/// `{key}` (mean, %), `{key}_ci95` (1.96·s/√n) and the task count.
-fn accuracy_metrics(key: &str, acc: &[f64], ce: Option<f64>) -> Metrics {
+/// `[mean, ci95, tasks]`: the mean accuracy (%), the half-width 1.96·s/√n of its interval and
+/// the task count.
+fn accuracy_metrics([key, ci95, tasks]: [Metric; 3], acc: &[f64], ce: Option<f64>) -> Metrics {
     let n = acc.len().max(1) as f64;
     // No tasks (not reachable from the presets) keeps its old answer: −0 ± −0 over "1" task.
     let (mean, sd) = match acc {
         [] => (-0.0, -0.0),
         _ => (stats::mean(acc), stats::std_dev(acc)),
     };
-    let mut m = BTreeMap::from([
-        (key.to_string(), mean),
-        (format!("{key}_ci95"), 1.96 * sd / n.sqrt()),
-        (format!("{key}_tasks"), n),
-    ]);
+    let mut m = BTreeMap::from([(key, mean), (ci95, 1.96 * sd / n.sqrt()), (tasks, n)]);
     if let Some(ce) = ce {
-        m.insert("test_ce".into(), ce);
+        m.insert(Metric::TestCe, ce);
     }
     m
 }

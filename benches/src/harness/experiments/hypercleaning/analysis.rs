@@ -8,7 +8,10 @@ use crate::harness::claims::{check_all, Better, Claim};
 use crate::harness::experiments::cell::{mean_curve, mean_curve_against, CurveX};
 use crate::harness::experiments::Findings;
 use crate::harness::methods::{MethodSpec, METHOD_NAMES_NOTE};
-use crate::harness::record::{Figure, MethodReport, Scale, Series, Table, TableRow};
+use crate::harness::record::{Figure, MethodReport, Metric, Scale, Series, Table, TableRow};
+
+/// Table 1's columns.
+const TABLE_1: [Metric; 3] = [Metric::TrainAccClean, Metric::TestAcc, Metric::TestCe];
 use hypergrad::estimators::AdaptiveConfig;
 use hypergrad::EstimatorSpec;
 use std::collections::BTreeMap;
@@ -25,9 +28,9 @@ fn published(method: &MethodSpec) -> BTreeMap<String, f64> {
         }
         _ => return BTreeMap::new(),
     };
-    ["train_acc_clean", "test_acc", "test_ce"]
+    TABLE_1
         .iter()
-        .map(|k| k.to_string())
+        .map(|k| k.name().to_string())
         .zip(row)
         .collect()
 }
@@ -35,29 +38,28 @@ fn published(method: &MethodSpec) -> BTreeMap<String, f64> {
 /// Table 1, the figures, the notes and the claims of a finished run.
 pub(super) fn findings(methods: &[MethodReport]) -> Findings {
     let mut f = Findings::default();
-    let columns = ["train_acc_clean", "test_acc", "test_ce"];
     f.tables.push(Table {
         caption: "Table 1 (paper: r = 100, 5000/5000 examples, 500 exact iterations of budget; ours at this run's scale)".into(),
-        columns: columns.iter().map(|c| c.to_string()).collect(),
+        columns: TABLE_1.iter().map(|c| c.name().to_string()).collect(),
         headers: vec!["train acc. on clean part (%)".into(), "test acc. (%)".into(), "test CE".into()],
         rows: methods.iter().map(|m| TableRow {
             label: m.method.clone(),
-            ours: m.summary.iter().filter(|(k, _)| columns.contains(&k.as_str())).map(|(k, v)| (k.clone(), *v)).collect(),
+            ours: m.cells_of(&TABLE_1),
             published: published(&m.spec),
         }).collect(),
     });
     for (metric, title, log_y) in [
-        ("test_acc", "test accuracy (%)", false),
-        ("val_ce", "validation CE (outer loss)", true),
+        (Metric::TestAcc, "test accuracy (%)", false),
+        (Metric::ValCe, "validation CE (outer loss)", true),
         (
-            "weight_corrupted",
+            Metric::WeightCorrupted,
             "mean σ(θ_i) on corrupted examples",
             false,
         ),
     ] {
         f.figures.push(
             Figure::lines(
-                metric,
+                metric.name(),
                 &format!("Hypercleaning: {title} against function calls (mean ± std over seeds)"),
                 "function calls",
                 title,
@@ -76,7 +78,7 @@ pub(super) fn findings(methods: &[MethodReport]) -> Findings {
         "test accuracy (%)",
         methods
             .iter()
-            .map(|m| mean_curve_against(&m.method, &m.runs, "test_acc", CurveX::TrainSeconds))
+            .map(|m| mean_curve_against(&m.method, &m.runs, Metric::TestAcc, CurveX::TrainSeconds))
             .collect(),
     ));
     let q_series: Vec<Series> = methods
@@ -125,7 +127,7 @@ fn claims() -> Vec<Claim> {
         Claim::versus(
             "adaptive UFOM ≥ FOM on test accuracy at a matched call budget",
             t1,
-            "test_acc",
+            Metric::TestAcc,
             &adaptive,
             &fom,
             Better::Higher,
@@ -133,7 +135,7 @@ fn claims() -> Vec<Claim> {
         Claim::versus(
             "adaptive UFOM ≥ exact on test accuracy at a matched call budget",
             t1,
-            "test_acc",
+            Metric::TestAcc,
             &adaptive,
             &exact,
             Better::Higher,
@@ -141,7 +143,7 @@ fn claims() -> Vec<Claim> {
         Claim::versus(
             "adaptive UFOM has a lower test CE than FOM",
             t1,
-            "test_ce",
+            Metric::TestCe,
             &adaptive,
             &fom,
             Better::Lower,
@@ -149,7 +151,7 @@ fn claims() -> Vec<Claim> {
         Claim::versus(
             "adaptive UFOM has a lower test CE than exact",
             t1,
-            "test_ce",
+            Metric::TestCe,
             &adaptive,
             &exact,
             Better::Lower,
@@ -157,7 +159,7 @@ fn claims() -> Vec<Claim> {
         Claim::versus(
             "FOM has a lower test CE than exact",
             t1,
-            "test_ce",
+            Metric::TestCe,
             &fom,
             &exact,
             Better::Lower,
@@ -171,7 +173,7 @@ fn ordering_note(methods: &[MethodReport]) -> String {
         .iter()
         .filter_map(|m| {
             m.summary
-                .get("test_acc")
+                .get(&Metric::TestAcc)
                 .map(|s| (m.method.clone(), s.mean))
         })
         .collect();
@@ -180,7 +182,7 @@ fn ordering_note(methods: &[MethodReport]) -> String {
         .iter()
         .filter_map(|m| {
             published(&m.spec)
-                .get("test_acc")
+                .get(Metric::TestAcc.name())
                 .map(|&v| (m.method.clone(), v))
         })
         .collect();
@@ -200,7 +202,7 @@ fn ordering_note(methods: &[MethodReport]) -> String {
     // Is the spread between methods larger than the spread between seeds?
     let stats: Vec<_> = methods
         .iter()
-        .filter_map(|m| m.summary.get("test_acc"))
+        .filter_map(|m| m.summary.get(&Metric::TestAcc))
         .collect();
     let spread = stats
         .iter()

@@ -16,7 +16,7 @@ use super::{
     Plan, Prepared,
 };
 use crate::harness::methods::{MethodSpec, OuterSpec};
-use crate::harness::record::{DataFile, MethodReport, RunRecord, Scale, SimulationRecord};
+use crate::harness::record::{DataFile, MethodReport, Metric, RunRecord, Scale, SimulationRecord};
 use anyhow::{Context as _, Result};
 use candle_core::{DType, Tensor};
 use data::Data;
@@ -218,27 +218,24 @@ impl Ready {
         let scalar = |t: Tensor| -> Result<f64> { Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?) };
         Ok(BTreeMap::from([
             (
-                "train_acc_clean".into(),
+                Metric::TrainAccClean,
                 100.0
                     * accuracy(
                         &MlpHypercleaning::logits(&phi, &d.train_clean_x)?,
                         &d.train_clean_y,
                     )?,
             ),
+            (Metric::TestAcc, 100.0 * accuracy(&test_logits, &d.test_y)?),
             (
-                "test_acc".into(),
-                100.0 * accuracy(&test_logits, &d.test_y)?,
-            ),
-            (
-                "test_ce".into(),
+                Metric::TestCe,
                 scalar(cross_entropy(&test_logits, &d.test_y)?)?,
             ),
             (
-                "val_ce".into(),
+                Metric::ValCe,
                 scalar(cross_entropy(&val_logits, &d.mlp.val_y)?)?,
             ),
-            ("weight_clean".into(), mean_where(false)),
-            ("weight_corrupted".into(), mean_where(true)),
+            (Metric::WeightClean, mean_where(false)),
+            (Metric::WeightCorrupted, mean_where(true)),
         ]))
     }
 }

@@ -7,7 +7,7 @@ use crate::harness::claims::{check_all, Against, Better, Claim};
 use crate::harness::experiments::cell::mean_curve;
 use crate::harness::experiments::Findings;
 use crate::harness::methods::METHOD_NAMES_NOTE;
-use crate::harness::record::{Figure, MethodReport, Series, Stat, Table, TableRow};
+use crate::harness::record::{Figure, MethodReport, Metric, Series, Stat, Table, TableRow};
 use anyhow::Result;
 use hypergrad::problems::{Counterexample, CounterexampleConfig};
 use hypergrad::EstimatorSpec;
@@ -43,7 +43,7 @@ pub(super) fn findings(cfg: &CounterexampleConfig, methods: &[MethodReport]) -> 
     // 1c: |∂M/∂θ| along training, mean ± std over seeds.
     let curves = methods
         .iter()
-        .map(|m| mean_curve(&m.method, &m.runs, "abs_grad"))
+        .map(|m| mean_curve(&m.method, &m.runs, Metric::AbsGrad))
         .collect();
     f.figures.push(
         Figure::lines(
@@ -55,19 +55,18 @@ pub(super) fn findings(cfg: &CounterexampleConfig, methods: &[MethodReport]) -> 
         )
         .log_y(true),
     );
+    let columns = [Metric::AbsGrad, Metric::Objective, Metric::Theta];
     let mut rows = Vec::new();
     for m in methods {
-        let mut ours = m.summary.clone();
-        ours.retain(|k, _| ["abs_grad", "objective", "theta"].contains(&k.as_str()));
         rows.push(TableRow {
             label: m.method.clone(),
-            ours,
+            ours: m.cells_of(&columns),
             published: BTreeMap::new(),
         });
     }
     f.tables.push(Table {
         caption: format!("Fig. 1a–c endpoint after the matched budget (√D = {sqrt_d:.4}); the paper reports these curves only as a figure"),
-        columns: vec!["abs_grad".into(), "objective".into(), "theta".into()],
+        columns: columns.iter().map(|m| m.name().into()).collect(),
         headers: vec!["final |∂M/∂θ|".into(), "final M(θ)".into(), "final θ".into()],
         rows,
     });
@@ -84,7 +83,7 @@ fn claims(sqrt_d: f64) -> Vec<Claim> {
         Claim {
             statement: "FOM stalls: its final |∂M/∂θ| stays above √D".into(),
             source: "Theorem 2, Fig. 1c".into(),
-            metric: "abs_grad".into(),
+            metric: Metric::AbsGrad,
             subject: fom.clone(),
             against: Against::Value(sqrt_d, "√D".into()),
             better: Better::Higher,
@@ -92,7 +91,7 @@ fn claims(sqrt_d: f64) -> Vec<Claim> {
         Claim::versus(
             "UFOM (q = 0.1) ends nearer a stationary point than FOM (smaller final |∂M/∂θ|) at a matched call budget",
             "Theorem 1, Fig. 1c",
-            "abs_grad",
+            Metric::AbsGrad,
             &ufom,
             &fom,
             Better::Lower,
@@ -100,7 +99,7 @@ fn claims(sqrt_d: f64) -> Vec<Claim> {
         Claim::versus(
             "exact ends nearer a stationary point than FOM at a matched call budget",
             "Fig. 1c",
-            "abs_grad",
+            Metric::AbsGrad,
             &exact,
             &fom,
             Better::Lower,
@@ -115,7 +114,7 @@ fn theorem_notes(methods: &[MethodReport], sqrt_d: f64) -> Vec<String> {
         let finals: Vec<f64> = m
             .runs
             .iter()
-            .filter_map(|r| r.final_metrics.get("abs_grad").copied())
+            .filter_map(|r| r.final_metrics.get(&Metric::AbsGrad).copied())
             .collect();
         let Some(s) = Stat::of(&finals) else { continue };
         let above = finals.iter().filter(|&&g| g > sqrt_d).count();

@@ -7,7 +7,7 @@ use super::{simulate, Sizes};
 use crate::harness::claims::{z_verdict, Better, Claim};
 use crate::harness::experiments::Findings;
 use crate::harness::record::{
-    Figure, Series, SimulationRecord, SimulationSpec, Stat, Table, TableRow,
+    Figure, Metric, Series, SimulationRecord, SimulationSpec, Stat, Table, TableRow,
 };
 use anyhow::{Context as _, Result};
 use serde_json::json;
@@ -218,7 +218,7 @@ pub(super) fn findings(s: &Sizes, sims: &[SimulationRecord], f: &mut Findings) -
     let q_claim = Claim::versus(
         "UFOM with q = q* ends nearer a stationary point than exact (q = 1) at a matched expected call budget",
         "Fig. 1f",
-        "abs_grad",
+        Metric::AbsGrad,
         "q*",
         "q = 1",
         Better::Lower,

@@ -16,7 +16,7 @@ use super::cell::{counted, train_estimator_cell, CellBudget, Checkpoint, Metrics
 use super::{exact_iterations_budget, Availability, Context, Experiment, Findings, Plan, Prepared};
 use crate::harness::methods::{MethodSpec, OuterSpec};
 use crate::harness::record::{
-    DataFile, MethodReport, RunRecord, Scale, SimulationRecord, SimulationSpec,
+    DataFile, MethodReport, Metric, RunRecord, Scale, SimulationRecord, SimulationSpec,
 };
 use anyhow::Result;
 use hypergrad::optim::{OuterConfig, StepSchedule};
@@ -167,12 +167,9 @@ impl Prepared for Fig1Plan {
         let mut evaluate = |theta: &hypergrad::ParamList, _: Checkpoint| -> Result<Metrics> {
             let x = theta.to_vec()?[0];
             Ok(BTreeMap::from([
-                ("theta".to_string(), x),
-                ("objective".to_string(), closed.objective(x)),
-                (
-                    "abs_grad".to_string(),
-                    closed.exact_gradient_closed_form(x).abs(),
-                ),
+                (Metric::Theta, x),
+                (Metric::Objective, closed.objective(x)),
+                (Metric::AbsGrad, closed.exact_gradient_closed_form(x).abs()),
             ]))
         };
         let sampler = oracles.inner().problem().clone();

@@ -2,7 +2,7 @@
 //! published ones, the claims with their verdicts (both also used by the README's blocks), and
 //! the per-method summary; with the text escaping for cells and links.
 
-use crate::harness::record::{ClaimVerdict, MethodReport, Stat, Table, Verdict};
+use crate::harness::record::{ClaimVerdict, MethodReport, Metric, Stat, Table, Verdict};
 use crate::harness::report::{fmt_bytes, fmt_num, fmt_stat};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -45,7 +45,7 @@ pub(crate) fn write_claims(
             "| {} | {} | {} | {} | {} | {effect} | {} | {} | {verdict} |",
             cell(&c.statement),
             cell(&c.source),
-            cell(&c.metric),
+            cell(c.metric.name()),
             cell(&c.test),
             c.n,
             opt(c.effect_size_dz),
@@ -111,9 +111,9 @@ pub(super) fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::f
     if methods.is_empty() {
         return Ok(());
     }
-    let metrics: BTreeSet<&str> = methods
+    let metrics: BTreeSet<Metric> = methods
         .iter()
-        .flat_map(|m| m.summary.keys().map(String::as_str))
+        .flat_map(|m| m.summary.keys().copied())
         .collect();
     writeln!(md, "## Methods")?;
     writeln!(md)?;
@@ -125,7 +125,7 @@ pub(super) fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::f
     let mut header = String::from("| Method | runs | diverged |");
     let mut rule = String::from("|---|---:|---:|");
     for m in &metrics {
-        let _ = write!(header, " {} |", cell(m));
+        let _ = write!(header, " {} |", cell(m.name()));
         rule.push_str("---:|");
     }
     header.push_str(" calls | wall time (s) | s / call | peak state |");
@@ -142,7 +142,7 @@ pub(super) fn write_summary(md: &mut String, methods: &[MethodReport]) -> std::f
         for key in &metrics {
             let v = m
                 .summary
-                .get(*key)
+                .get(key)
                 .map(fmt_stat)
                 .unwrap_or_else(|| MISSING.into());
             let _ = write!(line, " {v} |");
