@@ -155,7 +155,7 @@ fn unknown_experiment_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("unknown experiment `nope`") && err.contains("synthetic"),
+        err.contains("'nope'") && err.contains("--experiment") && err.contains("synthetic"),
         "{err}"
     );
     assert_eq!(err.trim_end().lines().count(), 1);

@@ -413,7 +413,7 @@ fn resume_recomputes_cells_of_other_code_and_each_run_names_its_code() {
         commit: Some(c.to_string().repeat(40)),
     };
     let opts = |code: CodeIdentity, merge_only: bool| BenchOptions {
-        experiments: vec!["synthetic".into()],
+        experiments: vec![ufom_bench::harness::record::ExperimentId::Synthetic],
         methods: vec!["fom".into()],
         seeds: Some(2),
         out: out.path().to_path_buf(),

@@ -172,7 +172,7 @@ fn sample_report() -> ExperimentReport {
     };
     ExperimentReport {
         schema_version: SCHEMA_VERSION,
-        experiment: "hyper_cleaning".into(),
+        experiment: ExperimentId::Hypercleaning,
         title: "Data hyper-cleaning on MNIST".into(),
         scale: Scale::Smoke,
         scale_note: "1 000 training points instead of 20 000.".into(),
@@ -296,10 +296,10 @@ fn write_all_writes_every_file() {
 
     let expected = [
         "bencher.json",
-        "hyper_cleaning.json",
-        "hyper_cleaning.md",
-        "hyper_cleaning_hypergrad_error.svg",
-        "hyper_cleaning_loss_vs_calls.svg",
+        "hypercleaning.json",
+        "hypercleaning.md",
+        "hypercleaning_hypergrad_error.svg",
+        "hypercleaning_loss_vs_calls.svg",
     ];
     assert_eq!(
         list_dir(&out),
@@ -321,16 +321,16 @@ fn write_all_writes_every_file() {
     }
 
     // JSON: round-trips and validates.
-    let json_text = std::fs::read_to_string(out.join("hyper_cleaning.json")).unwrap();
+    let json_text = std::fs::read_to_string(out.join("hypercleaning.json")).unwrap();
     let json: Value = serde_json::from_str(&json_text).unwrap();
     assert_eq!(
         errors(&validator("experiment.schema.json"), &json),
         Vec::<String>::new()
     );
-    assert_eq!(json["experiment"], "hyper_cleaning");
+    assert_eq!(json["experiment"], "hypercleaning");
 
     // Markdown.
-    let md = std::fs::read_to_string(out.join("hyper_cleaning.md")).unwrap();
+    let md = std::fs::read_to_string(out.join("hypercleaning.md")).unwrap();
     assert!(md.starts_with("# Data hyper-cleaning on MNIST\n"), "{md}");
     for needle in [
         "smoke",
@@ -344,8 +344,8 @@ fn write_all_writes_every_file() {
         "Table 2: test accuracy after the matched budget",
         "| Method | Accuracy (ours) | Accuracy (paper) | Loss (ours) | Loss (paper) |",
         "- UFOM beats FOM, as in the paper.",
-        "(hyper_cleaning_loss_vs_calls.svg)",
-        "(hyper_cleaning_hypergrad_error.svg)",
+        "(hypercleaning_loss_vs_calls.svg)",
+        "(hypercleaning_hypergrad_error.svg)",
         "1.5 MiB",
     ] {
         assert!(md.contains(needle), "markdown lacks {needle:?}:\n{md}");
@@ -374,8 +374,8 @@ fn write_all_writes_every_file() {
 
     // SVG.
     for (file, title) in [
-        ("hyper_cleaning_loss_vs_calls.svg", TITLE_CURVES),
-        ("hyper_cleaning_hypergrad_error.svg", TITLE_ERR),
+        ("hypercleaning_loss_vs_calls.svg", TITLE_CURVES),
+        ("hypercleaning_hypergrad_error.svg", TITLE_ERR),
     ] {
         let svg = std::fs::read_to_string(out.join(file)).unwrap();
         assert!(
@@ -396,7 +396,7 @@ fn write_all_writes_every_file() {
             "{file} unbalanced tags"
         );
     }
-    let curves = std::fs::read_to_string(out.join("hyper_cleaning_loss_vs_calls.svg")).unwrap();
+    let curves = std::fs::read_to_string(out.join("hypercleaning_loss_vs_calls.svg")).unwrap();
     assert!(
         curves.contains("function calls") && curves.contains("test loss"),
         "axis labels"
@@ -414,8 +414,8 @@ fn write_all_writes_every_file() {
         Vec::<String>::new()
     );
     let keys: Vec<&String> = bmf.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["hyper_cleaning/FOM", "hyper_cleaning/UFOM"]);
-    let ufom = &bmf["hyper_cleaning/UFOM"];
+    assert_eq!(keys, ["hypercleaning/FOM", "hypercleaning/UFOM"]);
+    let ufom = &bmf["hypercleaning/UFOM"];
     let measures: Vec<&String> = ufom.as_object().unwrap().keys().collect();
     assert_eq!(measures.len(), 4, "{ufom}");
     for m in ["test_acc", "test_ce", "function_calls", "seconds_per_call"] {
@@ -437,7 +437,6 @@ fn write_all_writes_every_file() {
 #[test]
 fn hostile_records_do_not_panic() {
     let mut r = sample_report();
-    r.experiment = "../odd name/".into();
     r.title = "A <title> & \"quotes\" | pipes\nnewline".into();
     r.methods[0].seconds_per_call = f64::NAN;
     r.methods[0].summary.insert(
@@ -612,7 +611,7 @@ fn hostile_records_do_not_panic() {
         Vec::<String>::new()
     );
     assert!(
-        bmf["../odd name//UFOM"].get("theta").is_none(),
+        bmf["hypercleaning/UFOM"].get("theta").is_none(),
         "non-finite mean kept: {bmf}"
     );
 }

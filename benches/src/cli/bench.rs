@@ -9,7 +9,7 @@ use ufom_bench::harness::cluster;
 use ufom_bench::harness::env;
 use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::interrupt;
-use ufom_bench::harness::record::Scale;
+use ufom_bench::harness::record::{ExperimentId, Scale};
 use ufom_bench::harness::runner::{
     self, run as run_bench, BenchOptions, Ending, MixedScales, Planned, UnknownName,
 };
@@ -46,7 +46,7 @@ impl DeviceChoice for DeviceArg {
 pub struct BenchArgs {
     /// Experiment to run (repeatable); default: every experiment whose data is available.
     #[arg(long = "experiment", value_name = "NAME")]
-    experiments: Vec<String>,
+    experiments: Vec<ExperimentId>,
     /// Only these methods, comma-separated: a full label (`fom@20`) or a base label (`fom`,
     /// every m). `--list` shows them.
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
@@ -173,7 +173,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
     // without --experiment, experiments whose data is absent are skipped with the reason.
     let mut problems = Vec::new();
     for (name, why) in outcome.skipped() {
-        if a.experiments.iter().any(|e| e == name) {
+        if a.experiments.iter().any(|e| e.name() == name) {
             problems.push(format!("requested experiment {name} could not run: {why}"));
         } else {
             eprintln!("skipped {name}: {why}");

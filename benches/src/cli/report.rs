@@ -143,7 +143,7 @@ fn render(a: &ReportArgs) -> Result<()> {
             ("map", Some(m)) => Some(map_render::readme_block(m)),
             _ => reports
                 .iter()
-                .find(|r| r.experiment == name)
+                .find(|r| r.experiment.name() == name)
                 .map(readme::render_block),
         })
         .with_context(|| format!("updating {}", readme.display()))?;

@@ -5,7 +5,7 @@
 
 use super::methods::MethodSpec;
 use super::record::CodeIdentity;
-use super::record::{DataFile, RunRecord, Scale, SimulationRecord, SimulationSpec};
+use super::record::{DataFile, ExperimentId, RunRecord, Scale, SimulationRecord, SimulationSpec};
 use anyhow::{bail, Context, Result};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::io::Write;
@@ -48,7 +48,7 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoreManifest {
     /// Experiment.
-    pub experiment: String,
+    pub experiment: ExperimentId,
     /// Scale.
     pub scale: Scale,
     /// The plan's settings.
@@ -145,7 +145,7 @@ impl CellStore {
     /// The store `<out>/cells/<experiment>/<key>/` of `manifest`'s cells, for `code`'s build.
     pub fn new(out: &Path, key: &str, manifest: StoreManifest, code: CodeIdentity) -> Self {
         Self {
-            dir: out.join("cells").join(&manifest.experiment).join(key),
+            dir: out.join("cells").join(manifest.experiment.name()).join(key),
             manifest,
             code,
         }
@@ -156,12 +156,12 @@ impl CellStore {
     /// settings were computed on different data sets (several stores match).
     pub fn find(
         out: &Path,
-        experiment: &str,
+        experiment: ExperimentId,
         scale: Scale,
         config: &serde_json::Value,
         code: &CodeIdentity,
     ) -> Result<Option<CellStore>> {
-        let root = out.join("cells").join(experiment);
+        let root = out.join("cells").join(experiment.name());
         let Ok(entries) = std::fs::read_dir(&root) else {
             return Ok(None);
         };

@@ -18,8 +18,8 @@ pub use task::*;
 
 use crate::harness::env::DeviceKind;
 use crate::harness::experiments::Context;
-use crate::harness::record::CodeIdentity;
 use crate::harness::record::Scale;
+use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::runner::{self, BenchOptions};
 use crate::harness::store::{read_json, write_atomic, write_json, CellId};
 use anyhow::{bail, Context as _, Result};
@@ -69,7 +69,7 @@ pub struct PlanFile {
     /// Scale.
     pub scale: Scale,
     /// Experiments planned (those whose data was available when planning).
-    pub experiments: Vec<String>,
+    pub experiments: Vec<ExperimentId>,
     /// `--methods` filters, as given.
     pub methods: Vec<String>,
     /// `--seeds`, as given.
@@ -90,7 +90,7 @@ pub struct CellLine {
     /// Position in the plan (0-based).
     pub index: usize,
     /// Experiment.
-    pub experiment: String,
+    pub experiment: ExperimentId,
     /// Method label, or `simulation:NAME` for one of the experiment's simulations.
     pub method: String,
     /// Digest of the method's (or simulation's) full spec (checked when the cell runs).
@@ -107,7 +107,7 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result
     let mut experiments = Vec::new();
     for p in &planned {
         if let Some(why) = &p.missing {
-            if opts.experiments.iter().any(|e| e == p.name) {
+            if opts.experiments.contains(&p.id) {
                 bail!("requested experiment {} cannot run: {why}", p.name);
             }
             tracing::warn!("not planned: {}: {why}", p.name);
@@ -116,12 +116,12 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result
         if p.plan.methods.is_empty() {
             continue;
         }
-        experiments.push(p.name.to_string());
+        experiments.push(p.id);
         for m in &p.plan.methods {
             for &seed in &p.plan.seeds {
                 cells.push(CellLine {
                     index: cells.len(),
-                    experiment: p.name.to_string(),
+                    experiment: p.id,
                     method: m.label.clone(),
                     digest: m.digest(),
                     seed,
@@ -131,7 +131,7 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result
         for sim in &p.plan.simulations {
             cells.push(CellLine {
                 index: cells.len(),
-                experiment: p.name.to_string(),
+                experiment: p.id,
                 method: format!("{SIMULATION_PREFIX}{}", sim.name),
                 digest: sim.digest(),
                 seed: sim.seed,

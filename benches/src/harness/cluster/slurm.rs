@@ -142,7 +142,7 @@ mod tests {
         let cells: Vec<CellLine> = (0..7)
             .map(|i| CellLine {
                 index: i,
-                experiment: "e".into(),
+                experiment: crate::harness::record::ExperimentId::Synthetic,
                 method: "m".into(),
                 digest: "d".into(),
                 seed: i as u64,

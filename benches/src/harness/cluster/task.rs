@@ -4,7 +4,7 @@ use super::{options, read_plan, task_cells, task_count, CellLine, PlanFile};
 use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode, Replaced};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::registry;
-use crate::harness::record::CodeIdentity;
+use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::runner::{self, cell_store};
 use crate::harness::store::{CellId, CellStore};
 use anyhow::{bail, Context as _, Result};
@@ -46,16 +46,16 @@ pub fn run_task(
     let planned = runner::plan(&opts)?;
     let mut outcome = TaskOutcome::default();
     let mut errors = Vec::new();
-    let mut experiments: Vec<&str> = mine.iter().map(|c| c.experiment.as_str()).collect();
+    let mut experiments: Vec<ExperimentId> = mine.iter().map(|c| c.experiment).collect();
     experiments.dedup();
     for name in experiments {
         let p = planned
             .iter()
-            .find(|p| p.name == name)
+            .find(|p| p.id == name)
             .with_context(|| format!("experiment {name} of the plan is not in this build"))?;
         let exp = registry()
             .into_iter()
-            .find(|e| e.name() == name)
+            .find(|e| e.id() == name)
             .with_context(|| format!("experiment {name}"))?;
         let prepared = exp
             .prepare(&opts.ctx, &p.plan)
@@ -110,13 +110,13 @@ pub(super) fn finished_cells(
     let planned = runner::plan(&opts)?;
     let mut done = vec![false; cells.len()];
     for p in &planned {
-        if !cells.iter().any(|c| c.experiment == p.name) {
+        if !cells.iter().any(|c| c.experiment == p.id) {
             continue;
         }
-        let Some(store) = CellStore::find(dir, p.name, plan.scale, &p.plan.config, code)? else {
+        let Some(store) = CellStore::find(dir, p.id, plan.scale, &p.plan.config, code)? else {
             continue;
         };
-        for c in cells.iter().filter(|c| c.experiment == p.name) {
+        for c in cells.iter().filter(|c| c.experiment == p.id) {
             done[c.index] = c.resolve(&p.plan).is_ok_and(|id| store.is_current(id));
         }
     }

@@ -10,8 +10,8 @@ pub mod synthetic;
 
 use super::methods::MethodSpec;
 use super::record::{
-    BudgetNote, ClaimVerdict, DataFile, Figure, MethodReport, RunRecord, Scale, SimulationRecord,
-    SimulationSpec, Table,
+    BudgetNote, ClaimVerdict, DataFile, ExperimentId, Figure, MethodReport, RunRecord, Scale,
+    SimulationRecord, SimulationSpec, Table,
 };
 use anyhow::{Context as _, Result};
 use candle_core::Device;
@@ -80,8 +80,12 @@ pub struct Findings {
 
 /// A registered experiment.
 pub trait Experiment {
-    /// Registry name (`--experiment NAME`).
-    fn name(&self) -> &'static str;
+    /// Which experiment it is.
+    fn id(&self) -> ExperimentId;
+    /// Its registry name (`--experiment NAME`).
+    fn name(&self) -> &'static str {
+        self.id().name()
+    }
     /// Whether it can run with the data at hand.
     fn availability(&self, ctx: &Context) -> Availability;
     /// The plan at `ctx.scale` (no data loaded: `--list` and `--dry-run` use it).

@@ -22,6 +22,51 @@ use std::collections::BTreeMap;
 /// Version of the report format.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// An experiment of the registry (`--experiment NAME`, the reports' `experiment`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ExperimentId {
+    /// Fig. 1: the Theorem-2 counterexample.
+    Synthetic,
+    /// Table 1: data hypercleaning on MNIST.
+    Hypercleaning,
+    /// Table 2: few-shot Omniglot.
+    Omniglot,
+    /// Table 3: few-shot CIFAR-100.
+    Cifar100,
+}
+
+impl ExperimentId {
+    /// Its name: the CLI's, the reports' and their files'.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExperimentId::Synthetic => "synthetic",
+            ExperimentId::Hypercleaning => "hypercleaning",
+            ExperimentId::Omniglot => "omniglot",
+            ExperimentId::Cifar100 => "cifar100",
+        }
+    }
+}
+
+impl std::fmt::Display for ExperimentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Size of a benchmark run.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
@@ -107,8 +152,8 @@ pub struct BudgetNote {
 pub struct ExperimentReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// Registry name.
-    pub experiment: String,
+    /// Which experiment.
+    pub experiment: ExperimentId,
     /// Human title.
     pub title: String,
     /// Scale it ran at.

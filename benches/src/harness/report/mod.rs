@@ -43,7 +43,7 @@ impl Reporter for JsonReporter {
     fn write(&self, reports: &[ExperimentReport], out_dir: &Path) -> Result<Vec<PathBuf>> {
         let mut paths = Vec::with_capacity(reports.len());
         for report in reports {
-            let path = out_dir.join(format!("{}.json", file_stem(&report.experiment)));
+            let path = out_dir.join(format!("{}.json", file_stem(report.experiment.name())));
             write_json(&path, report)?;
             paths.push(path);
         }

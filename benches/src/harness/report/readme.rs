@@ -82,7 +82,7 @@ pub fn update(readme: &str, reports: &[ExperimentReport]) -> Result<String> {
     update_with(readme, |name| {
         reports
             .iter()
-            .find(|r| r.experiment == name)
+            .find(|r| r.experiment.name() == name)
             .map(render_block)
     })
 }

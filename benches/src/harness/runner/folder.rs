@@ -5,7 +5,7 @@ use super::MixedScales;
 use crate::harness::experiments::{registry, Plan};
 use crate::harness::methods::short_hash;
 use crate::harness::record::CodeIdentity;
-use crate::harness::record::{DataFile, ExperimentReport, Scale, SCHEMA_VERSION};
+use crate::harness::record::{DataFile, ExperimentId, ExperimentReport, Scale, SCHEMA_VERSION};
 use crate::harness::report::write_all;
 use crate::harness::store::{read_json, CellStore, StoreManifest};
 use anyhow::Result;
@@ -61,7 +61,7 @@ pub fn scale_name(s: Scale) -> &'static str {
 /// per cell, by the same code).
 pub fn cell_store(
     out: &Path,
-    name: &str,
+    experiment: ExperimentId,
     scale: Scale,
     plan: &Plan,
     data: &[DataFile],
@@ -70,7 +70,7 @@ pub fn cell_store(
     let digests: Vec<&str> = data.iter().map(|d| d.sha256.as_str()).collect();
     let key = short_hash(&format!("{}|{}", plan.config, digests.join(",")));
     let manifest = StoreManifest {
-        experiment: name.to_string(),
+        experiment,
         scale,
         config: plan.config.clone(),
         data: data.to_vec(),
@@ -88,7 +88,7 @@ pub fn cell_store(
 pub(super) fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec<PathBuf>> {
     let mut reports = vec![report.clone()];
     for exp in registry() {
-        if exp.name() == report.experiment {
+        if exp.id() == report.experiment {
             continue;
         }
         if let Some(old) = previous_report(out, exp.name(), report.scale) {

@@ -16,7 +16,7 @@ use crate::harness::env;
 use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::{registry, Context, Experiment, Prepared};
-use crate::harness::record::CodeIdentity;
+use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::record::{ExperimentReport, RunStatus, SCHEMA_VERSION};
 use crate::harness::store::CellStore;
 use anyhow::Result;
@@ -27,8 +27,8 @@ use std::time::Instant;
 
 /// What `ufom bench` was asked to do.
 pub struct BenchOptions {
-    /// Experiments by name; empty = every experiment whose data is available.
-    pub experiments: Vec<String>,
+    /// Experiments; empty = every experiment whose data is available.
+    pub experiments: Vec<ExperimentId>,
     /// Methods by label or base label (`fom`, `ufom_q0.1@20`); empty = every method.
     pub methods: Vec<String>,
     /// Seeds 0..n instead of the scale's default.
@@ -64,19 +64,13 @@ struct Ready<'a> {
 fn get_ready<'a>(p: Planned, exp: &'a dyn Experiment, opts: &BenchOptions) -> Result<Ready<'a>> {
     let t0 = Instant::now();
     let (prepared, store) = if opts.merge_only {
-        let store = CellStore::find(
-            &opts.out,
-            p.name,
-            opts.ctx.scale,
-            &p.plan.config,
-            &opts.code,
-        )?;
+        let store = CellStore::find(&opts.out, p.id, opts.ctx.scale, &p.plan.config, &opts.code)?;
         (None, store)
     } else {
         let prepared = exp.prepare(&opts.ctx, &p.plan)?;
         let store = cell_store(
             &opts.out,
-            p.name,
+            p.id,
             opts.ctx.scale,
             &p.plan,
             prepared.data(),
@@ -249,7 +243,7 @@ fn run_experiment(
     let findings = ready.exp.analyse(&opts.ctx, &methods, &simulations)?;
     Ok(ExperimentReport {
         schema_version: SCHEMA_VERSION,
-        experiment: p.name.to_string(),
+        experiment: ready.exp.id(),
         title: plan.title.clone(),
         scale: opts.ctx.scale,
         scale_note: plan.scale_note.clone(),

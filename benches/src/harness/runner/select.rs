@@ -4,13 +4,16 @@
 use super::{cell_store, previous_report, BenchOptions, UnknownName};
 use crate::harness::experiments::{registry, Availability, Plan};
 use crate::harness::record::CodeIdentity;
+use crate::harness::record::ExperimentId;
 use crate::harness::record::{Scale, Stat};
 use anyhow::{Context as _, Result};
 use std::path::Path;
 
 /// One selected experiment with its (filtered) plan.
 pub struct Planned {
-    /// Registry name.
+    /// Which experiment.
+    pub id: ExperimentId,
+    /// Its registry name.
     pub name: &'static str,
     /// The plan after `--methods` and `--seeds`.
     pub plan: Plan,
@@ -39,7 +42,7 @@ impl Planned {
         let rates: Vec<f64> = old.methods.iter().map(|m| m.seconds_per_call).collect();
         let mean = Stat::of(&rates)?.mean;
         let store =
-            skip_finished.then(|| cell_store(out, self.name, scale, &self.plan, &old.data, code));
+            skip_finished.then(|| cell_store(out, self.id, scale, &self.plan, &old.data, code));
         let mut seconds = 0.0;
         for m in &self.plan.methods {
             let rate = old
@@ -59,25 +62,15 @@ impl Planned {
     }
 }
 
-/// The selected experiments with their plans after `--methods` and `--seeds`; errors on an
-/// unknown experiment or a method name that matches no method of the selected experiments.
+/// The selected experiments with their plans after `--methods` and `--seeds`; errors on a
+/// method name that matches no method of the selected experiments.
 pub fn plan(opts: &BenchOptions) -> Result<Vec<Planned>> {
     let all = registry();
-    let names: Vec<&str> = all.iter().map(|e| e.name()).collect();
-    for n in &opts.experiments {
-        if !names.contains(&n.as_str()) {
-            return Err(unknown(
-                "experiment",
-                n,
-                names.iter().map(|s| s.to_string()),
-            ));
-        }
-    }
     let explicit = !opts.experiments.is_empty();
     let mut planned = Vec::new();
     for exp in all
         .into_iter()
-        .filter(|e| !explicit || opts.experiments.iter().any(|n| n == e.name()))
+        .filter(|e| !explicit || opts.experiments.contains(&e.id()))
     {
         let mut plan = exp
             .plan(&opts.ctx)
@@ -90,6 +83,7 @@ pub fn plan(opts: &BenchOptions) -> Result<Vec<Planned>> {
             Availability::Missing(why) => Some(why),
         };
         planned.push(Planned {
+            id: exp.id(),
             name: exp.name(),
             plan,
             missing,

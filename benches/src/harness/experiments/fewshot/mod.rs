@@ -26,7 +26,7 @@ use super::{
 };
 pub use crate::harness::methods::ReptileConfig;
 use crate::harness::methods::{Learner, MethodSpec};
-use crate::harness::record::{DataFile, MethodReport, RunRecord, SimulationRecord};
+use crate::harness::record::{DataFile, ExperimentId, MethodReport, RunRecord, SimulationRecord};
 use anyhow::{anyhow, Context as _, Result};
 use candle_core::{DType, Device};
 use hypergrad::problems::ConvNet;
@@ -64,10 +64,10 @@ pub struct FewShot(pub Bench);
 pub const OLD_BACKWARD_CLIP_ENV: &str = "UFOM_FEWSHOT_BACKWARD_CLIP";
 
 impl Experiment for FewShot {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> ExperimentId {
         match self.0 {
-            Bench::Omniglot => "omniglot",
-            Bench::Cifar100 => "cifar100",
+            Bench::Omniglot => ExperimentId::Omniglot,
+            Bench::Cifar100 => ExperimentId::Cifar100,
         }
     }
 

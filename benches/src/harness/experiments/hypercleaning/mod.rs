@@ -16,7 +16,9 @@ use super::{
     Plan, Prepared,
 };
 use crate::harness::methods::{MethodSpec, OuterSpec};
-use crate::harness::record::{DataFile, MethodReport, Metric, RunRecord, Scale, SimulationRecord};
+use crate::harness::record::{
+    DataFile, ExperimentId, MethodReport, Metric, RunRecord, Scale, SimulationRecord,
+};
 use anyhow::{Context as _, Result};
 use candle_core::{DType, Tensor};
 use data::Data;
@@ -108,8 +110,8 @@ fn methods(sizes: &Sizes) -> Vec<MethodSpec> {
 }
 
 impl Experiment for Hypercleaning {
-    fn name(&self) -> &'static str {
-        "hypercleaning"
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Hypercleaning
     }
 
     fn availability(&self, ctx: &Context) -> Availability {

@@ -16,7 +16,8 @@ use super::cell::{counted, train_estimator_cell, CellBudget, Checkpoint, Metrics
 use super::{exact_iterations_budget, Availability, Context, Experiment, Findings, Plan, Prepared};
 use crate::harness::methods::{MethodSpec, OuterSpec};
 use crate::harness::record::{
-    DataFile, MethodReport, Metric, RunRecord, Scale, SimulationRecord, SimulationSpec,
+    DataFile, ExperimentId, MethodReport, Metric, RunRecord, Scale, SimulationRecord,
+    SimulationSpec,
 };
 use anyhow::Result;
 use hypergrad::optim::{OuterConfig, StepSchedule};
@@ -86,8 +87,8 @@ fn methods() -> Vec<MethodSpec> {
 }
 
 impl Experiment for Synthetic {
-    fn name(&self) -> &'static str {
-        "synthetic"
+    fn id(&self) -> ExperimentId {
+        ExperimentId::Synthetic
     }
 
     fn availability(&self, _ctx: &Context) -> Availability {

@@ -26,7 +26,7 @@ impl Reporter for MarkdownReporter {
     fn write(&self, reports: &[ExperimentReport], out_dir: &Path) -> Result<Vec<PathBuf>> {
         let mut paths = Vec::with_capacity(reports.len());
         for report in reports {
-            let path = out_dir.join(format!("{}.md", file_stem(&report.experiment)));
+            let path = out_dir.join(format!("{}.md", file_stem(report.experiment.name())));
             write_atomic(&path, render_markdown(report).as_bytes())?;
             paths.push(path);
         }
@@ -48,7 +48,7 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
     writeln!(
         md,
         "Experiment `{}` · scale **{}** · report format v{}",
-        inline(&r.experiment),
+        inline(r.experiment.name()),
         scale_name(r),
         r.schema_version
     )?;
@@ -131,7 +131,7 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
         writeln!(md, "## Figures")?;
         writeln!(md)?;
         for fig in &r.figures {
-            let file = figure_file_name(&r.experiment, &fig.id);
+            let file = figure_file_name(r.experiment.name(), &fig.id);
             let title = if fig.title.trim().is_empty() {
                 fig.id.as_str()
             } else {

@@ -47,7 +47,7 @@ impl Reporter for SvgReporter {
         let mut paths = Vec::new();
         for report in reports {
             for fig in &report.figures {
-                let path = out_dir.join(figure_file_name(&report.experiment, &fig.id));
+                let path = out_dir.join(figure_file_name(report.experiment.name(), &fig.id));
                 let svg = render_figure(fig, self.width, self.height).map_err(|e| {
                     e.context(format!(
                         "drawing figure {:?} of {}",
