@@ -451,3 +451,46 @@ fn resume_recomputes_cells_of_other_code_and_each_run_names_its_code() {
     assert_eq!(merged.cell_code(), vec![(Some(code('b')), 4)]);
     assert!(merged.describe_cell_code().contains("bbbbbbbbbbbb"));
 }
+
+/// `ufom report --reanalyse` runs the analysis stage again from the report's own records: a
+/// report whose claims and notes were removed gets them back, recomputed, with `analysed_by`;
+/// a plain `ufom report` (the control) leaves the JSON as it is.
+#[test]
+fn reanalyse_rebuilds_the_findings_from_the_records() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let o = s(out.path());
+    let run = ufom(
+        &[
+            "bench",
+            "--experiment",
+            "synthetic",
+            "--scale",
+            "smoke",
+            "--out",
+            o,
+        ],
+        home.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run).1);
+    let path = out.path().join("synthetic.json");
+    let full = read(&path);
+    assert!(!full["claims"].as_array().expect("claims").is_empty());
+    let mut stripped = full.clone();
+    stripped["claims"] = serde_json::json!([]);
+    stripped["notes"] = serde_json::json!([]);
+    stripped
+        .as_object_mut()
+        .expect("object")
+        .remove("analysed_by");
+    std::fs::write(&path, serde_json::to_vec_pretty(&stripped).expect("json")).expect("write");
+    let plain = ufom(&["report", o], home.path());
+    assert!(plain.status.success(), "{}", text(&plain).1);
+    assert_eq!(read(&path)["claims"], serde_json::json!([]));
+    let again = ufom(&["report", o, "--reanalyse"], home.path());
+    assert!(again.status.success(), "{}", text(&again).1);
+    let rebuilt = read(&path);
+    assert_eq!(rebuilt["claims"], full["claims"]);
+    assert_eq!(rebuilt["notes"], full["notes"]);
+    assert!(rebuilt["analysed_by"]["digest"].is_string());
+}

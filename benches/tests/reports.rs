@@ -208,6 +208,7 @@ fn sample_report() -> ExperimentReport {
             metric: Metric::TestAcc,
             test: "paired t-test over seeds, two-sided, α = 0.05".into(),
             n: 2,
+            diverged: 0,
             effect: Some(0.04),
             ci95: Some([-0.1, 0.18]),
             effect_size_dz: Some(2.8),
@@ -215,6 +216,7 @@ fn sample_report() -> ExperimentReport {
             verdict: Verdict::NotResolved,
         }],
         simulations: Vec::new(),
+        analysed_by: None,
     }
 }
 

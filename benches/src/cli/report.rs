@@ -25,6 +25,11 @@ pub struct ReportArgs {
     /// reports.
     #[arg(long, requires = "readme")]
     check: bool,
+    /// Run this build's analysis again on each experiment report's own run and simulation
+    /// records (tables, figures, notes, claims; no cell or data is read) and rewrite the
+    /// report JSON with it, recording the analysing code in `analysed_by`.
+    #[arg(long, conflicts_with = "check")]
+    reanalyse: bool,
 }
 
 /// Errors unless the JSON `value` read from `path` has `schema_version` = `want`.
@@ -117,7 +122,14 @@ fn render(a: &ReportArgs) -> Result<()> {
             continue;
         }
         check_version(path, &value, SCHEMA_VERSION, "report", "ufom bench")?;
-        let report: ExperimentReport = read_json(path)?;
+        let mut report: ExperimentReport = read_json(path)?;
+        if a.reanalyse {
+            ufom_bench::harness::analysis::reanalyse(
+                &mut report,
+                &ufom_bench::harness::env::build_code(),
+            )
+            .with_context(|| path.display().to_string())?;
+        }
         if let Some(first) = reports.first() {
             if first.scale != report.scale {
                 bail!(

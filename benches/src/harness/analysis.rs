@@ -1,7 +1,11 @@
-//! Analysis of finished runs: pure functions from run records to summaries.
+//! Analysis of finished runs: pure functions from run records to summaries, and the analysis
+//! stage run again on a finished report ([`reanalyse`]).
 
+use crate::harness::experiments::{registry, Context};
 use crate::harness::methods::MethodSpec;
-use crate::harness::record::{MethodReport, Metric, RunRecord, RunStatus, Stat};
+use crate::harness::record::{
+    CodeIdentity, ExperimentReport, MethodReport, Metric, RunRecord, RunStatus, Stat,
+};
 use std::collections::BTreeMap;
 
 /// Mean ± std of the final metrics over the finished runs of a method.
@@ -35,4 +39,35 @@ pub fn aggregate(spec: MethodSpec, runs: Vec<RunRecord>) -> MethodReport {
         summary,
         runs,
     }
+}
+
+/// The analysis stage run again on a finished report: its tables, figures, notes and claims
+/// recomputed by this build's analysis from the report's own run and simulation records (no
+/// cell, no data), and `analysed_by` set to `code`. Errors when the report lacks records the
+/// analysis needs (e.g. a synthetic report older than its simulation cells).
+pub fn reanalyse(report: &mut ExperimentReport, code: &CodeIdentity) -> anyhow::Result<()> {
+    let exp = registry()
+        .into_iter()
+        .find(|e| e.id() == report.experiment)
+        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", report.experiment))?;
+    let ctx = Context {
+        scale: report.scale,
+        data: ufom_datasets::DataConfig::default(),
+        device: candle_core::Device::Cpu,
+        backward_clip: None,
+    };
+    let f = exp
+        .analyse(&ctx, &report.methods, &report.simulations)
+        .map_err(|e| {
+            e.context(format!(
+                "re-analysing {}; rerun `ufom bench --experiment {}` to record what it lacks",
+                report.experiment, report.experiment
+            ))
+        })?;
+    report.tables = f.tables;
+    report.figures = f.figures;
+    report.notes = f.notes;
+    report.claims = f.claims;
+    report.analysed_by = Some(code.clone());
+    Ok(())
 }

@@ -4,12 +4,15 @@
 //! paired over seeds (the same seed gives both methods the same data, initialisation and task
 //! draws), with the effect (mean difference in the claim's direction) and its 95 % interval.
 //!
-//! This file states claims; [`verdict`] tests them.
+//! This file states claims; [`verdict`] tests them; [`ordering`] orders methods by paired tests.
 
+mod ordering;
 mod verdict;
 
+use super::methods::MethodSpec;
 use super::record::{ClaimVerdict, MethodReport, Metric};
-pub use verdict::z_verdict;
+pub use ordering::{ordering, verdict_word, Ordering};
+pub use verdict::{z_verdict, SampleClaim, MIN_PAIRS};
 
 /// Significance level of every claim test.
 pub const ALPHA: f64 = 0.05;
@@ -27,7 +30,7 @@ pub enum Better {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Against {
     /// Another method of the same experiment, paired by seed.
-    Method(String),
+    Method(MethodSpec),
     /// A fixed value (a one-sample test), with how the claim names it.
     Value(f64, String),
 }
@@ -41,8 +44,8 @@ pub struct Claim {
     pub source: String,
     /// Final metric compared.
     pub metric: Metric,
-    /// Method label of the subject.
-    pub subject: String,
+    /// The method the claim is about (matched by its full spec, never by a typed name).
+    pub subject: MethodSpec,
     /// What it is compared with.
     pub against: Against,
     /// Direction.
@@ -55,23 +58,23 @@ impl Claim {
         statement: &str,
         source: &str,
         metric: Metric,
-        subject: &str,
-        other: &str,
+        subject: &MethodSpec,
+        other: &MethodSpec,
         better: Better,
     ) -> Self {
         Self {
             statement: statement.into(),
             source: source.into(),
             metric,
-            subject: subject.into(),
-            against: Against::Method(other.into()),
+            subject: subject.clone(),
+            against: Against::Method(other.clone()),
             better,
         }
     }
 
     /// Whether `methods` holds every method the claim names (`--methods` may leave some out).
     pub fn applies(&self, methods: &[MethodReport]) -> bool {
-        let has = |l: &str| methods.iter().any(|m| m.method == l);
+        let has = |s: &MethodSpec| methods.iter().any(|m| m.spec == *s);
         has(&self.subject)
             && match &self.against {
                 Against::Method(o) => has(o),
@@ -98,7 +101,7 @@ mod tests {
     use hypergrad::EstimatorSpec;
     use std::collections::BTreeMap;
 
-    fn method(label: &str, values: &[f64]) -> MethodReport {
+    fn spec(label: &str) -> MethodSpec {
         let mut spec = MethodSpec::estimator(
             EstimatorSpec::Fom,
             OuterSpec {
@@ -107,22 +110,35 @@ mod tests {
             },
         );
         spec.label = label.into();
+        spec
+    }
+
+    fn method(label: &str, values: &[f64]) -> MethodReport {
+        let values: Vec<Option<f64>> = values.iter().copied().map(Some).collect();
+        method_diverging(label, &values)
+    }
+
+    /// `None`: that seed's run diverged.
+    fn method_diverging(label: &str, values: &[Option<f64>]) -> MethodReport {
         MethodReport {
             method: label.into(),
-            spec,
+            spec: spec(label),
             runs: values
                 .iter()
                 .enumerate()
                 .map(|(seed, v)| RunRecord {
                     method: label.into(),
                     seed: seed as u64,
-                    status: RunStatus::Finished,
+                    status: match v {
+                        Some(_) => RunStatus::Finished,
+                        None => RunStatus::Diverged,
+                    },
                     iterations: 1,
                     calls: CallCount::default(),
                     wall_s: 0.0,
                     seconds_per_call: 0.0,
                     peak_state_bytes: 0,
-                    final_metrics: BTreeMap::from([(Metric::TestAcc, *v)]),
+                    final_metrics: BTreeMap::from([(Metric::TestAcc, v.unwrap_or(f64::NAN))]),
                     curve: Vec::new(),
                     extra: BTreeMap::new(),
                     code: None,
@@ -135,7 +151,14 @@ mod tests {
     }
 
     fn claim(better: Better) -> Claim {
-        Claim::versus("a beats b", "Table 1", Metric::TestAcc, "a", "b", better)
+        Claim::versus(
+            "a beats b",
+            "Table 1",
+            Metric::TestAcc,
+            &spec("a"),
+            &spec("b"),
+            better,
+        )
     }
 
     #[test]
@@ -174,12 +197,39 @@ mod tests {
         let v = claim(Better::Higher).check(&[method("a", &a), method("b", &b)]);
         assert_eq!(v.verdict, Verdict::NotResolved, "{v:?}");
         assert!(v.p_value.unwrap() > ALPHA);
-        // One seed: no test at all.
-        let one = claim(Better::Higher).check(&[method("a", &[1.0]), method("b", &[0.0])]);
-        assert_eq!(
-            (one.verdict, one.n, one.p_value),
-            (Verdict::NotResolved, 1, None)
-        );
+    }
+
+    #[test]
+    fn below_three_pairs_is_insufficient_data_without_a_p_value() {
+        // One pair with any difference would give p = 0; two identical gains too.
+        for n in [1, 2] {
+            let v = claim(Better::Higher)
+                .check(&[method("a", &vec![1.0; n]), method("b", &vec![0.0; n])]);
+            assert_eq!(
+                (v.verdict, v.n, v.p_value),
+                (Verdict::InsufficientData, n, None)
+            );
+            assert_eq!(v.effect, Some(1.0));
+        }
+        // Control: three such pairs are tested (a deterministic gain: supported).
+        let v = claim(Better::Higher).check(&[method("a", &[1.0; 3]), method("b", &[0.0; 3])]);
+        assert_eq!((v.verdict, v.n), (Verdict::Supported, 3));
+    }
+
+    #[test]
+    fn pairs_with_a_diverged_run_are_counted_never_dropped_in_silence() {
+        // a diverges on its two worst seeds; the rest favour it.
+        let a = [Some(72.0), None, Some(62.0), None, Some(67.0)];
+        let b = [Some(70.0), Some(80.0), Some(60.0), Some(75.0), Some(65.0)];
+        let v =
+            claim(Better::Higher).check(&[method_diverging("a", &a), method_diverging("b", &b)]);
+        assert_eq!((v.n, v.diverged), (3, 2), "{v:?}");
+        // The other side's divergence is counted too; without any, none is.
+        let v =
+            claim(Better::Higher).check(&[method_diverging("b", &a), method_diverging("a", &b)]);
+        assert_eq!(v.diverged, 2);
+        let v = claim(Better::Higher).check(&[method("a", &[1.0; 4]), method("b", &[0.0; 4])]);
+        assert_eq!(v.diverged, 0);
     }
 
     #[test]

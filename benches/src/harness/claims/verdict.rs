@@ -3,20 +3,31 @@
 //! ([`z_verdict`]).
 
 use super::{Against, Better, Claim, ALPHA};
-use crate::harness::record::{ClaimVerdict, MethodReport, RunStatus, Verdict};
+use crate::harness::methods::MethodSpec;
+use crate::harness::record::{ClaimVerdict, MethodReport, Metric, RunStatus, Verdict};
 use hypergrad::stats::t_test;
 use statrs::distribution::ContinuousCDF;
 
+/// The fewest pairs (or values) a claim is tested on: below, "insufficient data".
+pub const MIN_PAIRS: usize = 3;
+
 impl Claim {
-    /// The verdict from the runs in `methods`.
+    /// The verdict from the runs in `methods`: a paired t-test over the seeds both methods
+    /// finished (a one-sample test against a value), the pairs with a diverged run counted in
+    /// [`ClaimVerdict::diverged`], and no test below [`MIN_PAIRS`].
     pub fn check(&self, methods: &[MethodReport]) -> ClaimVerdict {
-        let finals = |label: &str| -> Vec<(u64, f64)> {
+        // Per seed: the final value, `None` for a diverged run (or one without the metric).
+        let finals = |spec: &MethodSpec| -> Vec<(u64, Option<f64>)> {
             methods
                 .iter()
-                .filter(|m| m.method == label)
+                .filter(|m| m.spec == *spec)
                 .flat_map(|m| &m.runs)
-                .filter(|r| r.status == RunStatus::Finished)
-                .filter_map(|r| r.final_metrics.get(&self.metric).map(|v| (r.seed, *v)))
+                .map(|r| {
+                    let v = (r.status == RunStatus::Finished)
+                        .then(|| r.final_metrics.get(&self.metric).copied())
+                        .flatten();
+                    (r.seed, v)
+                })
                 .collect()
         };
         let sign = match self.better {
@@ -24,39 +35,47 @@ impl Claim {
             Better::Lower => -1.0,
         };
         let subject = finals(&self.subject);
-        let (test, diffs): (String, Vec<f64>) = match &self.against {
+        let (test, pairs): (&str, Vec<Option<f64>>) = match &self.against {
             Against::Method(other) => {
                 let other = finals(other);
                 let d = subject
                     .iter()
                     .filter_map(|(seed, a)| {
-                        other
-                            .iter()
-                            .find(|(s, _)| s == seed)
-                            .map(|(_, b)| sign * (a - b))
+                        let (_, b) = other.iter().find(|(s, _)| s == seed)?;
+                        Some(a.zip(*b).map(|(a, b)| sign * (a - b)))
                     })
                     .collect();
-                ("paired t-test over seeds, two-sided".into(), d)
+                ("paired t-test over seeds, two-sided", d)
             }
             Against::Value(v, _) => (
-                "one-sample t-test over seeds, two-sided".into(),
-                subject.iter().map(|(_, a)| sign * (a - v)).collect(),
+                "one-sample t-test over seeds, two-sided",
+                subject
+                    .iter()
+                    .map(|(_, a)| a.map(|a| sign * (a - v)))
+                    .collect(),
             ),
         };
+        let diffs: Vec<f64> = pairs.iter().flatten().copied().collect();
         let mut verdict = ClaimVerdict {
             statement: self.statement.clone(),
             source: self.source.clone(),
             metric: self.metric,
             test: format!("{test}, α = {ALPHA}"),
             n: diffs.len(),
+            diverged: pairs.len() - diffs.len(),
             effect: None,
             ci95: None,
             effect_size_dz: None,
             p_value: None,
-            verdict: Verdict::NotResolved,
+            verdict: Verdict::InsufficientData,
         };
-        // Mean zero; None below two values or with a non-finite one. Identical differences
-        // (sd = 0) are a deterministic effect: p = 0 unless the mean is 0 too.
+        if diffs.len() < MIN_PAIRS {
+            verdict.effect = (!diffs.is_empty()).then(|| hypergrad::stats::mean(&diffs));
+            return verdict;
+        }
+        // Mean zero; None with a non-finite value. Identical differences (sd = 0) are a
+        // deterministic effect: p = 0 unless the mean is 0 too.
+        verdict.verdict = Verdict::NotResolved;
         let Some(t) = t_test(&diffs, 0.0, ALPHA) else {
             return verdict;
         };
@@ -75,9 +94,22 @@ impl Claim {
     }
 }
 
+/// A claim about two simulated samples (e.g. Fig. 1f's curves), tested by [`z_verdict`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleClaim {
+    /// The claim in words.
+    pub statement: String,
+    /// Where the paper makes it.
+    pub source: String,
+    /// The metric compared.
+    pub metric: Metric,
+    /// Direction: the first sample is `better` than the second.
+    pub better: Better,
+}
+
 /// A verdict from two independent samples summarised by mean and standard error (a two-sided
 /// z-test; for simulations with many runs, e.g. Fig. 1f). `effect` = sign·(a − b).
-pub fn z_verdict(claim: &Claim, a: (f64, f64), b: (f64, f64), n: usize) -> ClaimVerdict {
+pub fn z_verdict(claim: &SampleClaim, a: (f64, f64), b: (f64, f64), n: usize) -> ClaimVerdict {
     let sign = match claim.better {
         Better::Higher => 1.0,
         Better::Lower => -1.0,
@@ -98,6 +130,7 @@ pub fn z_verdict(claim: &Claim, a: (f64, f64), b: (f64, f64), n: usize) -> Claim
         metric: claim.metric,
         test: format!("two-sample z-test over {n} simulated runs each, two-sided, α = {ALPHA}"),
         n,
+        diverged: 0,
         effect: Some(effect),
         ci95: Some([effect - half, effect + half]),
         effect_size_dz: None,

@@ -101,8 +101,10 @@ pub enum Verdict {
     Supported,
     /// Significant against it.
     Contradicted,
-    /// Not significant, or too few runs to test.
+    /// Not significant.
     NotResolved,
+    /// Fewer than three pairs (or values): no test is made.
+    InsufficientData,
 }
 
 /// A claim of the paper checked on this experiment's runs ([`crate::harness::claims`]).
@@ -118,6 +120,10 @@ pub struct ClaimVerdict {
     pub test: String,
     /// Pairs (or values) tested.
     pub n: usize,
+    /// Pairs (or values) left out of the test because a run diverged (the subject's, the
+    /// other method's, or both): shown beside the verdict, never dropped in silence.
+    #[serde(default)]
+    pub diverged: usize,
     /// Mean difference in the claim's direction (positive = as claimed).
     pub effect: Option<f64>,
     /// Its 95 % confidence interval.
@@ -126,6 +132,6 @@ pub struct ClaimVerdict {
     pub effect_size_dz: Option<f64>,
     /// Two-sided p-value.
     pub p_value: Option<f64>,
-    /// Supported, contradicted or not resolved.
+    /// Supported, contradicted, not resolved, or insufficient data.
     pub verdict: Verdict,
 }

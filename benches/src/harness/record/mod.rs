@@ -184,6 +184,10 @@ pub struct ExperimentReport {
     /// The experiment's simulations (cells that are not training runs), as measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub simulations: Vec<SimulationRecord>,
+    /// The code whose analysis made the tables, figures, notes and claims from the records
+    /// (`ufom bench`, or a later `ufom report --reanalyse`); absent in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysed_by: Option<CodeIdentity>,
 }
 
 impl ExperimentReport {

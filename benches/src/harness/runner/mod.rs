@@ -262,6 +262,7 @@ fn run_experiment(
         notes: findings.notes,
         claims: findings.claims,
         simulations,
+        analysed_by: Some(opts.code.clone()),
     })
 }
 

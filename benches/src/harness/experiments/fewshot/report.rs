@@ -3,7 +3,7 @@
 
 use super::published::{icml, paper_name, published_value, ufo_blo, Published};
 use super::Bench;
-use crate::harness::claims::{check_all, Better, Claim};
+use crate::harness::claims::{check_all, ordering, Better, Claim};
 use crate::harness::experiments::cell::mean_curve;
 use crate::harness::experiments::Findings;
 use crate::harness::methods::METHOD_NAMES_NOTE;
@@ -93,30 +93,22 @@ fn ordering_note(
     if paper.is_empty() {
         return None;
     }
-    let mut ours_common: Vec<(String, f64)> = paper
+    let reports: Vec<&MethodReport> = paper
         .iter()
-        .filter_map(|(m, _)| ours(methods, m, ways, Metric::TestAcc).map(|s| (m.clone(), s.mean)))
+        .filter_map(|(m, _)| find(methods, m, ways))
         .collect();
+    let ours = ordering(&reports, Metric::TestAcc, Better::Higher, 1);
     let paper_s = order(&mut paper);
-    let ours_s = order(&mut ours_common);
     let same = paper
         .iter()
-        .map(|p| &p.0)
-        .eq(ours_common.iter().map(|o| &o.0));
-    let best_same = paper.first().map(|p| &p.0) == ours_common.first().map(|o| &o.0);
-    // Is our ordering resolved at all? Spread of the means against the 95% intervals.
-    let means: Vec<f64> = ours_common.iter().map(|o| o.1).collect();
-    let spread = means.iter().fold(f64::MIN, |a, &b| a.max(b))
-        - means.iter().fold(f64::MAX, |a, &b| a.min(b));
-    let ci = paper
-        .iter()
-        .filter_map(|(m, _)| ours(methods, m, ways, Metric::TestAccCi95))
-        .map(|s| s.mean)
-        .fold(0.0, f64::max);
-    let resolved = if spread > 2.0 * ci {
-        "the spread of our means exceeds the 95% intervals"
+        .map(|p| p.0.as_str())
+        .eq(ours.ranked.iter().map(|m| m.spec.base_label()));
+    let best_same =
+        paper.first().map(|p| p.0.as_str()) == ours.ranked.first().map(|m| m.spec.base_label());
+    let resolved = if ours.resolved {
+        "every step of ours is significant"
     } else {
-        "our means lie within each other's 95% intervals, so our ordering is not resolved"
+        "not every step of ours is significant, so our ordering is not resolved"
     };
     let best = if same {
         String::new()
@@ -127,7 +119,8 @@ fn ordering_note(
         )
     };
     Some(format!(
-        "{ways}-way, against {name}: ours {ours_s}; published {paper_s}. Ordering {}{best}; chance is {:.1}%, {resolved} (spread {spread:.1} points, largest interval ±{ci:.1}).",
+        "{ways}-way, against {name}: ours, each step a paired t-test over seeds (α = 0.05), {}; published {paper_s}. Ordering {}{best}; chance is {:.1}%; {resolved}.",
+        ours.text,
         if same { "agrees" } else { "differs" },
         100.0 / ways as f64,
     ))
@@ -141,7 +134,7 @@ fn claims(ways: &[usize], methods: &[MethodReport]) -> Vec<Claim> {
         methods
             .iter()
             .find(|r| r.spec.ways == Some(m) && paper_name(&r.spec) == Some(name))
-            .map(|r| r.method.clone())
+            .map(|r| &r.spec)
     };
     let mut out = Vec::new();
     for &m in ways {
@@ -155,8 +148,8 @@ fn claims(ways: &[usize], methods: &[MethodReport]) -> Vec<Claim> {
                     &format!("{what} on {m}-way meta-test accuracy at a matched call budget"),
                     "Table 2",
                     Metric::TestAcc,
-                    &a,
-                    &b,
+                    a,
+                    b,
                     Better::Higher,
                 ));
             }

@@ -78,7 +78,7 @@ pub(super) fn findings(cfg: &CounterexampleConfig, methods: &[MethodReport]) -> 
 
 /// Theorems 1–2 on the counterexample as claims over seeds.
 fn claims(sqrt_d: f64) -> Vec<Claim> {
-    let [fom, ufom, exact] = [&methods()[0], &methods()[1], &methods()[2]].map(|m| m.label.clone());
+    let [fom, ufom, exact] = [&methods()[0], &methods()[1], &methods()[2]].map(|m| m.clone());
     vec![
         Claim {
             statement: "FOM stalls: its final |∂M/∂θ| stays above √D".into(),

@@ -82,8 +82,11 @@ fn write_report(md: &mut String, r: &ExperimentReport) -> std::fmt::Result {
     let env = &r.environment;
     writeln!(
         md,
-        "- **Cells computed by:** {} · **report assembled at commit:** {}",
+        "- **Cells computed by:** {} · **analysed by:** {} · **report assembled at commit:** {}",
         inline(&r.describe_cell_code()),
+        r.analysed_by
+            .as_ref()
+            .map_or("unrecorded".to_string(), |c| inline(&c.describe())),
         match &env.git_commit {
             Some(c) if !c.is_empty() => format!("`{}`", inline(c)),
             _ => "unknown".to_string(),

@@ -2,6 +2,7 @@
 //! published ones, the claims with their verdicts (both also used by the README's blocks), and
 //! the per-method summary; with the text escaping for cells and links.
 
+use crate::harness::claims::MIN_PAIRS;
 use crate::harness::record::{ClaimVerdict, MethodReport, Metric, Stat, Table, Verdict};
 use crate::harness::report::{fmt_bytes, fmt_num, fmt_stat};
 use std::collections::BTreeSet;
@@ -35,11 +36,16 @@ pub(crate) fn write_claims(
             _ => MISSING.into(),
         };
         let opt = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| MISSING.into());
-        let verdict = match c.verdict {
+        let mut verdict = match c.verdict {
             Verdict::Supported => "**supported**",
             Verdict::Contradicted => "**contradicted**",
             Verdict::NotResolved => "not resolved",
-        };
+            Verdict::InsufficientData => "insufficient data",
+        }
+        .to_string();
+        if c.diverged > 0 {
+            let _ = write!(verdict, " ({} diverged, left out)", c.diverged);
+        }
         writeln!(
             md,
             "| {} | {} | {} | {} | {} | {effect} | {} | {} | {verdict} |",
@@ -56,7 +62,9 @@ pub(crate) fn write_claims(
     writeln!(
         md,
         "Effect: mean difference in the claim's direction (positive = as claimed). Supported / \
-         contradicted: significant at α = 0.05 for / against the claim; otherwise not resolved."
+         contradicted: significant at α = 0.05 for / against the claim; otherwise not resolved. \
+         Insufficient data: fewer than {MIN_PAIRS} pairs, so no test. Pairs with a diverged run \
+         are left out of the test and counted beside the verdict."
     )?;
     writeln!(md)?;
     Ok(())
