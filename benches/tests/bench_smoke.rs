@@ -86,6 +86,22 @@ fn smoke_bench_writes_valid_reports_and_resumes() {
             assert!(md.contains(svg.file_name().and_then(|n| n.to_str()).expect("name")));
         }
         assert!(!report["methods"].as_array().expect("methods").is_empty());
+        // Matched budgets, exactly: no run ends above the budget.
+        let budget = report["budget"]["calls"].as_u64().expect("budget");
+        for m in report["methods"].as_array().expect("methods") {
+            for run in m["runs"].as_array().expect("runs") {
+                let calls = run["calls"]["total"].as_u64().expect("calls");
+                assert!(
+                    calls <= budget,
+                    "{name} {}: {calls} > {budget}",
+                    m["method"]
+                );
+                assert!(
+                    run["discarded_calls"].is_u64(),
+                    "{name}: discarded calls recorded"
+                );
+            }
+        }
     }
     let bencher = read(&dir.path().join("bencher.json"));
     assert!(bencher

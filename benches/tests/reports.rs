@@ -51,6 +51,7 @@ fn run(method: &str, seed: u64, loss: f64, acc: f64, status: RunStatus) -> RunRe
             hvp: 200,
             total: 800,
         },
+        discarded_calls: Some(0),
         wall_s: 2.0 + seed as f64 * 0.1,
         seconds_per_call: (2.0 + seed as f64 * 0.1) / 800.0,
         peak_state_bytes: 3 * 1024 * 1024 / 2,

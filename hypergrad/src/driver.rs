@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 pub struct Budget {
     /// Outer iterations at most.
     pub max_iters: Option<u64>,
-    /// Function calls (gradient + HVP) at most: the run stops before the first iteration that
-    /// starts with this many spent.
+    /// Function calls (gradient + HVP) at most: no kept iteration ends above it. An iteration's
+    /// cost is known only once it ran (it is random for the randomised estimators), so the one
+    /// that crosses the budget is computed and then discarded: θ stays at the last iteration
+    /// within the budget, and the discarded calls are reported ([`RunSummary::discarded`]).
     pub max_calls: Option<u64>,
 }
 
@@ -192,8 +194,10 @@ pub struct RunSummary {
     pub theta: ParamList,
     /// Outer iterations done.
     pub iters: u64,
-    /// Calls spent.
+    /// Calls spent by the kept iterations (at most `max_calls`).
     pub calls: Calls,
+    /// Calls spent by the iteration discarded for crossing `max_calls` (zero when none was).
+    pub discarded: Calls,
     /// Why it ended.
     pub termination: Termination,
     /// Time spent in the steps (observers excluded).
@@ -214,6 +218,7 @@ pub fn train<O: Oracles>(
     let mut train_time = Duration::ZERO;
     let mut theta = theta0;
     let mut k = 0;
+    let mut discarded = Calls::default();
     let termination = loop {
         let spent = oracles.calls() - calls0;
         if budget.max_iters.is_some_and(|m| k >= m) {
@@ -224,6 +229,12 @@ pub fn train<O: Oracles>(
         }
         let t0 = Instant::now();
         let next = step.step(oracles, &theta, budget.fraction(k, spent.total()), rng)?;
+        let after = oracles.calls() - calls0;
+        if budget.max_calls.is_some_and(|m| after.total() > m) {
+            train_time += t0.elapsed();
+            discarded = after - spent;
+            break Termination::CallBudget;
+        }
         // One scalar instead of copying θ to the host: ‖θ‖² is NaN/∞ iff θ is (or overflows).
         let finite = next.theta.sq_norm()?.is_finite();
         train_time += t0.elapsed();
@@ -247,7 +258,8 @@ pub fn train<O: Oracles>(
     Ok(RunSummary {
         theta,
         iters: k,
-        calls: oracles.calls() - calls0,
+        calls: oracles.calls() - calls0 - discarded,
+        discarded,
         termination,
         train_time,
     })

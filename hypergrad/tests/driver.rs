@@ -119,3 +119,70 @@ fn counted_oracles_report_every_call_to_the_hook() -> Result<()> {
     assert_eq!(*seen.borrow(), want);
     Ok(())
 }
+
+/// Matched budgets, exactly: no run ends above its call budget. The iteration that would cross
+/// it is discarded (θ is the one after the last iteration within the budget) and its calls are
+/// reported; a budget that iterations fill exactly discards nothing (the control).
+#[test]
+fn no_run_ends_above_its_call_budget() -> Result<()> {
+    let o = quadratic(QuadraticConfig::default())?;
+    let p = o.inner().problem().clone();
+    let theta0 = p.theta(&vec![0.2; p.config().s])?;
+    let per_step = (steps(&o) + 1) as u64; // FOM: r + 1 gradient calls
+    let run_fom = |calls: u64| -> Result<_> {
+        let mut est = Fom;
+        let mut step = EstimatorStep::new(&mut est, sgd(0.1)?, |r| p.sample_task(r));
+        let budget = Budget {
+            max_iters: None,
+            max_calls: Some(calls),
+        };
+        train(
+            &o,
+            &mut step,
+            theta0.clone(),
+            budget,
+            &mut rng(4),
+            &mut NoObserver,
+        )
+    };
+    // 4.5 iterations of budget: 4 kept, the fifth computed and discarded.
+    let half = run_fom(4 * per_step + per_step / 2)?;
+    assert_eq!(half.iters, 4);
+    assert_eq!(half.calls.total(), 4 * per_step);
+    assert_eq!(half.discarded.total(), per_step);
+    // θ is the same as that of a run whose budget is exactly those four iterations.
+    let exact = run_fom(4 * per_step)?;
+    assert_eq!(exact.discarded.total(), 0, "an exact fit discards nothing");
+    assert_eq!(half.theta.to_vec()?, exact.theta.to_vec()?);
+    // Randomised costs (UFOM, q = 0.3): over many seeds and budgets, never above the budget.
+    let mut discarding = 0;
+    for seed in 0..30u64 {
+        let budget = 200 + 7 * seed;
+        let mut est = Ufom::new(0.3)?;
+        let mut step = EstimatorStep::new(&mut est, sgd(0.1)?, |r| p.sample_task(r));
+        let limits = Budget {
+            max_iters: None,
+            max_calls: Some(budget),
+        };
+        let run = train(
+            &o,
+            &mut step,
+            theta0.clone(),
+            limits,
+            &mut rng(seed),
+            &mut NoObserver,
+        )?;
+        assert!(
+            run.calls.total() <= budget,
+            "seed {seed}: {} > {budget}",
+            run.calls.total()
+        );
+        assert!(run.calls.total() + run.discarded.total() > budget || run.discarded.total() == 0);
+        discarding += usize::from(run.discarded.total() > 0);
+    }
+    assert!(
+        discarding > 0,
+        "no run crossed its budget: the check was not exercised"
+    );
+    Ok(())
+}

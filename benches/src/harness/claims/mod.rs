@@ -135,6 +135,7 @@ mod tests {
                     },
                     iterations: 1,
                     calls: CallCount::default(),
+                    discarded_calls: None,
                     wall_s: 0.0,
                     seconds_per_call: 0.0,
                     peak_state_bytes: 0,

@@ -90,8 +90,13 @@ pub struct RunRecord {
     pub status: RunStatus,
     /// Outer iterations done.
     pub iterations: u64,
-    /// Calls spent.
+    /// Calls spent by the kept iterations: at most the budget (the final metrics are θ's
+    /// after them).
     pub calls: CallCount,
+    /// Calls of the last iteration, computed and discarded because it would have ended above
+    /// the budget (absent in records older than this rule, which kept it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discarded_calls: Option<u64>,
     /// Wall time, seconds (a timing field).
     pub wall_s: f64,
     /// Wall time per function call, seconds (a timing field).

@@ -180,7 +180,8 @@ pub fn train_cell<O: Oracles>(
     if obs.interrupted {
         return Err(Interrupted.into());
     }
-    let calls = oracles.calls() - calls0;
+    let calls = summary.calls;
+    debug_assert_eq!(oracles.calls() - calls0, calls + summary.discarded);
     let train_s = summary.train_time.as_secs_f64();
     if !obs.non_finite && summary.termination != Termination::Diverged {
         obs.record(
@@ -213,8 +214,10 @@ pub fn train_cell<O: Oracles>(
         },
         iterations: summary.iters,
         calls: CallCount::from(calls),
+        discarded_calls: Some(summary.discarded.total()),
         wall_s: start.elapsed().as_secs_f64(),
-        seconds_per_call: train_s / calls.total().max(1) as f64,
+        // The discarded iteration's time is in train_s: its calls count here too.
+        seconds_per_call: train_s / (calls + summary.discarded).total().max(1) as f64,
         peak_state_bytes: obs.peak_state_bytes,
         final_metrics,
         curve: obs.curve,
