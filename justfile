@@ -17,11 +17,20 @@ fmt:
 verify:
     cargo test -p verify
 
-# Run the verification suite and refresh the tracked reports/verify.json from it (tests never write it).
+# Run the verification suite and its calibration, and refresh the tracked reports/verify.json from them (tests never write it).
 verify-report:
     rm -f target/verify.json
     cargo test -p verify
+    cargo test -p verify --release --test calibration -- --ignored
     cp target/verify.json reports/verify.json
+    cargo run --release -p ufom-bench -- report reports --readme README.md
+    cargo run --release -p ufom-bench -- report reports --readme verify/README.md
+
+# Calibrate verify's unbiasedness test (4.5–7 min): its records into reports/verify.json, then the READMEs' calibration tables from them.
+calibrate:
+    VERIFY_REPORT="{{justfile_directory()}}/reports/verify.json" cargo test -p verify --release --test calibration -- --ignored --nocapture
+    cargo run --release -p ufom-bench -- report reports --readme README.md
+    cargo run --release -p ufom-bench -- report reports --readme verify/README.md
 
 # Default scale into reports/: every experiment with data (UFOM_DATA_DIR or --data-dir), the map, the README's blocks (about 32 min on 2 cores).
 bench *ARGS:
@@ -38,9 +47,10 @@ map *ARGS:
 schema:
     cargo run --release -p ufom-bench -- schema --out reports/schema
 
-# Re-render Markdown, SVG, bencher.json and the README's result blocks from reports/*.json.
+# Re-render Markdown, SVG, bencher.json and the READMEs' result blocks from reports/*.json.
 report:
     cargo run --release -p ufom-bench -- report reports --readme README.md
+    cargo run --release -p ufom-bench -- report reports --readme verify/README.md
 
 # The whole suite at smoke scale in seconds (what CI's bench_smoke test runs), into reports/smoke.
 bench-smoke *ARGS:

@@ -504,3 +504,52 @@ fn the_sources_estimators_run_from_the_cli_with_their_calls() {
         );
     }
 }
+
+/// Sizes that would overflow or exhaust memory are refused up front, naming the flag (before:
+/// `--seeds 2^64−1 --dry-run` panicked, `--seeds 99999999999` and `map --samples 99999999999`
+/// aborted on an 800 GB allocation, `--seeds -1` blamed an "unexpected argument").
+#[test]
+fn huge_or_negative_sizes_name_their_flag() {
+    for (args, flag) in [
+        (
+            &[
+                "bench",
+                "--scale",
+                "smoke",
+                "--experiment",
+                "synthetic",
+                "--seeds",
+                "18446744073709551615",
+                "--dry-run",
+            ][..],
+            "--seeds",
+        ),
+        (
+            &["bench", "--seeds", "99999999999", "--dry-run"][..],
+            "--seeds",
+        ),
+        (&["bench", "--seeds", "-1", "--dry-run"][..], "--seeds"),
+        (&["map", "--samples", "99999999999"][..], "--samples"),
+    ] {
+        let out = ufom(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+    }
+    // Control: the largest accepted value plans without allocating per seed up front.
+    let out = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--seeds",
+        "10000",
+        "--dry-run",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

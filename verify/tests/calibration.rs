@@ -10,7 +10,12 @@
 //!   pool of 1000 cached mini-batch tasks (2000 seeds);
 //! - the power against FOM and against UFOM without 1/q at the same N.
 //!
-//! Asserts: every false-rejection rate ≤ 2.5 α, every power ≥ 0.99.
+//! Asserts: every family false-rejection rate ≤ 2.5 α, every power ≥ 0.99.
+//!
+//! Every figure is also a record of `verify.json` (`calibration/<setting>/…`: the rate, its
+//! 95 % Clopper–Pearson interval, the runs and the label), so `just calibrate` writes them into
+//! `reports/verify.json` and the README's calibration tables are generated from it
+//! (`ufom report reports --readme …`), never copied by hand.
 
 use hypergrad::estimators::Ufom;
 use hypergrad::{BilevelProblem, ParamList, Result, TaskDistribution};
@@ -19,9 +24,50 @@ use verify::checks::{unbiased_fixed_task, unbiased_random_tasks, ALPHA};
 use verify::fixtures::{
     counterexample, draws, fo_and_exact, mlp_theta, rng, simulate, sub, tiny_mlp, Problem,
 };
+use verify::report::{report_path_from_env, write_records, Record, Verdict};
 use verify::stats::{clopper_pearson, holm_adjust, random_directions};
 
 const QS: [f64; 3] = [0.05, 0.2, 0.5];
+
+/// Which bound a rate must respect.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// A false-rejection rate: at most this.
+    AtMost(f64),
+    /// A power: at least this.
+    AtLeast(f64),
+    /// Reported only (per-q rates: the family is what is asserted).
+    None,
+}
+
+/// Records `hits` of `n` as `calibration/<setting>/<what>` in `verify.json`; returns whether
+/// the bound holds.
+fn record_rate(
+    setting: &str,
+    what: &str,
+    label: &str,
+    hits: u64,
+    n: u64,
+    seed: u64,
+    bound: Bound,
+) -> bool {
+    let r = hits as f64 / n as f64;
+    let (ok, threshold, name) = match bound {
+        Bound::AtMost(t) => (r <= t, t, "false_rejection_rate"),
+        Bound::AtLeast(t) => (r >= t, t, "power"),
+        Bound::None => (true, f64::NAN, "false_rejection_rate"),
+    };
+    let record = Record {
+        interval: Some(clopper_pearson(hits, n, 0.05)),
+        n,
+        seed,
+        detail: label.to_string(),
+        ..Record::new(&format!("calibration/{setting}/{what}"), name, r, threshold)
+    }
+    .verdicts(Verdict::from_rejected(!ok), Verdict::Pass);
+    write_records(&report_path_from_env(), &[record]).expect("verify.json");
+    ok
+}
 
 fn rate(hits: u64, n: u64) -> String {
     let [lo, hi] = clopper_pearson(hits, n, 0.05);
@@ -45,21 +91,39 @@ fn tally(seeds: u64, mut p_values: impl FnMut(u64) -> Result<Vec<f64>>) -> Resul
     Ok((per_q, family))
 }
 
-fn report(label: &str, seeds: u64, (per_q, family): &(Vec<u64>, u64)) {
+fn report(setting: &str, label: &str, seeds: u64, seed: u64, (per_q, family): &(Vec<u64>, u64)) {
     for (q, &c) in QS.iter().zip(per_q) {
         println!("{label} q = {q}: false-rejection rate {}", rate(c, seeds));
+        record_rate(
+            setting,
+            &format!("q{q}"),
+            label,
+            c,
+            seeds,
+            seed,
+            Bound::None,
+        );
     }
     println!(
         "{label} Holm family: false-rejection rate {}",
         rate(*family, seeds)
     );
     assert!(
-        *family as f64 / seeds as f64 <= 2.5 * ALPHA,
+        record_rate(
+            setting,
+            "family",
+            label,
+            *family,
+            seeds,
+            seed,
+            Bound::AtMost(2.5 * ALPHA)
+        ),
         "{label}: family false-rejection rate too high"
     );
 }
 
 fn fixed_task_simulated<P: BilevelProblem>(
+    setting: &str,
     label: &str,
     o: &Problem<P>,
     theta: &ParamList,
@@ -96,11 +160,8 @@ where
             })
             .collect())
     })?;
-    report(
-        &format!("{label} (fixed task, simulated, N = {n})"),
-        SEEDS,
-        &t,
-    );
+    let label = format!("{label}, fixed task, simulated, N = {n}");
+    report(setting, &label, SEEDS, 10_000, &t);
     let power = tally(SEEDS, |s| {
         Ok(QS
             .iter()
@@ -115,11 +176,28 @@ where
             "{label} q = {q}: power against UFOM without 1/q {}",
             rate(c, SEEDS)
         );
-        assert!(c as f64 / SEEDS as f64 >= 0.99);
+        assert!(record_rate(
+            setting,
+            &format!("power_no_1_over_q/q{q}"),
+            &label,
+            c,
+            SEEDS,
+            10_000,
+            Bound::AtLeast(0.99)
+        ));
     }
     let fom = unbiased_fixed_task(&vec![fo.clone(); n], &exact, u).p_value;
     println!("{label}: FOM p-value {fom:e} (deterministic for a fixed task: power 1)");
-    assert!(fom <= ALPHA);
+    // A fixed task's FOM sample is constant: one run decides it.
+    assert!(record_rate(
+        setting,
+        "power_fom",
+        &label,
+        u64::from(fom <= ALPHA),
+        1,
+        0,
+        Bound::AtLeast(0.99)
+    ));
     Ok(())
 }
 
@@ -128,6 +206,7 @@ where
 fn calibration_fixed_task_simulated() -> Result<()> {
     let o = counterexample()?;
     fixed_task_simulated(
+        "counterexample_fixed_simulated",
         "counterexample",
         &o,
         &o.inner().problem().theta(5.0)?,
@@ -135,7 +214,14 @@ fn calibration_fixed_task_simulated() -> Result<()> {
         1000,
     )?;
     let o = tiny_mlp(None)?;
-    fixed_task_simulated("mlp", &o, &mlp_theta(&o, 1)?, &Default::default(), 400)
+    fixed_task_simulated(
+        "mlp_fixed_simulated",
+        "MLP",
+        &o,
+        &mlp_theta(&o, 1)?,
+        &Default::default(),
+        400,
+    )
 }
 
 #[test]
@@ -158,8 +244,10 @@ fn calibration_fixed_task_engine_counterexample() -> Result<()> {
             .collect()
     })?;
     report(
-        "counterexample (fixed task, engine UFOM, N = 1000)",
+        "counterexample_fixed_engine",
+        "counterexample, fixed task, engine UFOM, N = 1000",
         SEEDS,
+        20_000,
         &t,
     );
     Ok(())
@@ -209,7 +297,8 @@ fn calibration_random_tasks_pool() -> Result<()> {
         family += u64::from(holm_adjust(&pv).iter().any(|&a| a <= ALPHA));
         power_fom += u64::from(run(1.0, 0.0, 60_000 + s) <= ALPHA);
     }
-    let label = format!("mlp (random tasks from a pool of {POOL}, N = {N})");
+    let label = format!("MLP, random tasks (pool of {POOL}), N = {N}");
+    let setting = "mlp_random_tasks";
     for i in 0..2 {
         println!(
             "{label} q = {}: false-rejection rate {}; power against UFOM without 1/q {}",
@@ -217,14 +306,47 @@ fn calibration_random_tasks_pool() -> Result<()> {
             rate(per_q[i], SEEDS),
             rate(power_drop[i], SEEDS)
         );
-        assert!(power_drop[i] as f64 / SEEDS as f64 >= 0.99);
+        record_rate(
+            setting,
+            &format!("q{}", qs[i]),
+            &label,
+            per_q[i],
+            SEEDS,
+            40_000,
+            Bound::None,
+        );
+        assert!(record_rate(
+            setting,
+            &format!("power_no_1_over_q/q{}", qs[i]),
+            &label,
+            power_drop[i],
+            SEEDS,
+            50_000,
+            Bound::AtLeast(0.99)
+        ));
     }
     println!(
         "{label} Holm family: false-rejection rate {}",
         rate(family, SEEDS)
     );
     println!("{label} power against FOM {}", rate(power_fom, SEEDS));
-    assert!(family as f64 / SEEDS as f64 <= 2.5 * ALPHA);
-    assert!(power_fom as f64 / SEEDS as f64 >= 0.99);
+    assert!(record_rate(
+        setting,
+        "family",
+        &label,
+        family,
+        SEEDS,
+        40_000,
+        Bound::AtMost(2.5 * ALPHA)
+    ));
+    assert!(record_rate(
+        setting,
+        "power_fom",
+        &label,
+        power_fom,
+        SEEDS,
+        60_000,
+        Bound::AtLeast(0.99)
+    ));
     Ok(())
 }

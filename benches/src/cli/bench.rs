@@ -41,6 +41,9 @@ impl DeviceChoice for DeviceArg {
     }
 }
 
+/// The most seeds `--seeds` takes: far above any study's, far below what overflows a plan.
+const MAX_SEEDS: u64 = 10_000;
+
 /// Arguments of `ufom bench`.
 #[derive(Args)]
 pub struct BenchArgs {
@@ -51,8 +54,10 @@ pub struct BenchArgs {
     /// every m). `--list` shows them.
     #[arg(long, value_delimiter = ',', value_name = "LABELS")]
     methods: Vec<String>,
-    /// Run seeds 0..N instead of the scale's default (finished cells of other seeds are kept).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Run seeds 0..N instead of the scale's default (finished cells of other seeds are kept);
+    /// 1 ≤ N ≤ 10000.
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_SEEDS))]
     seeds: Option<u64>,
     /// Size: smoke (< 1 min, CI), default (2-core CPU, about 30 min), paper (the paper's sizes; GPU).
     #[arg(long, value_enum, default_value = "default")]

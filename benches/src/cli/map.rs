@@ -17,8 +17,10 @@ pub struct MapArgs {
     /// Only these problems (repeatable): counterexample, quadratic, mlp, convnet.
     #[arg(long = "problem", value_name = "NAME")]
     problems: Vec<String>,
-    /// Estimates per randomised setting (UFOM); default 1000 (smoke 40).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(2..))]
+    /// Estimates per randomised setting (UFOM); default 1000 (smoke 40); 2 ≤ N ≤ 1000000
+    /// (every estimate is kept in memory).
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(2..=1_000_000))]
     samples: Option<u64>,
     /// Seed of every draw.
     #[arg(long, default_value_t = 0)]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use ufom_bench::harness::cluster;
 use ufom_bench::harness::map::{render as map_render, MapReport, ReportKind, MAP_SCHEMA_VERSION};
 use ufom_bench::harness::record::{ExperimentReport, SCHEMA_VERSION};
-use ufom_bench::harness::report::{readme, write_all};
+use ufom_bench::harness::report::{calibration, readme, write_all};
 use ufom_bench::harness::runner;
 use ufom_bench::harness::store::{read_json, write_atomic};
 use ufom_datasets::DataConfig;
@@ -151,8 +151,12 @@ fn render(a: &ReportArgs) -> Result<()> {
     if let Some(readme) = &a.readme {
         let text = std::fs::read_to_string(readme)
             .with_context(|| format!("reading {}", readme.display()))?;
+        let verify = std::fs::read_to_string(a.dir.join("verify.json")).ok();
         let updated = readme::update_with(&text, |name| match (name, &map) {
             ("map", Some(m)) => Some(map_render::readme_block(m)),
+            ("verify", _) => verify
+                .as_deref()
+                .and_then(|v| calibration::calibration_block(v).ok()),
             _ => reports
                 .iter()
                 .find(|r| r.experiment.name() == name)

@@ -8,6 +8,7 @@
 //! bytes.
 
 mod bencher;
+pub mod calibration;
 mod markdown;
 pub mod readme;
 pub mod schema;
