@@ -494,3 +494,106 @@ fn reanalyse_rebuilds_the_findings_from_the_records() {
     assert_eq!(rebuilt["notes"], full["notes"]);
     assert!(rebuilt["analysed_by"]["digest"].is_string());
 }
+
+/// A damaged report is an error naming the file, never skipped in silence (before: exit 0,
+/// `bencher.json` rewritten without it, its Markdown left stale). Control: the intact folder
+/// re-renders.
+#[test]
+fn report_refuses_a_damaged_json_naming_it() {
+    let out = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let o = s(out.path());
+    let run = ufom(
+        &[
+            "bench",
+            "--experiment",
+            "synthetic",
+            "--scale",
+            "smoke",
+            "--out",
+            o,
+        ],
+        home.path(),
+    );
+    assert!(run.status.success(), "{}", text(&run).1);
+    let ok = ufom(&["report", o], home.path());
+    assert!(ok.status.success(), "{}", text(&ok).1);
+    let path = out.path().join("synthetic.json");
+    let bytes = std::fs::read(&path).expect("report");
+    std::fs::write(&path, &bytes[..2000]).expect("truncate");
+    let bad = ufom(&["report", o], home.path());
+    let (_, err) = text(&bad);
+    assert!(!bad.status.success());
+    assert!(
+        err.contains("synthetic.json") && err.contains("damaged"),
+        "{err}"
+    );
+}
+
+/// A damaged finished cell in a plan folder is unfinished everywhere: `ufom slurm` puts its
+/// task back in the array, `cell run` computes it again, and the merge then completes (before:
+/// counted as finished, left out of the array, and reported missing by the merge forever).
+#[test]
+fn a_damaged_cell_of_a_plan_is_computed_again() {
+    let plan = tempfile::tempdir().expect("tempdir");
+    let home = tempfile::tempdir().expect("tempdir");
+    let p = s(plan.path());
+    let ok = |args: &[&str]| {
+        let o = ufom(args, home.path());
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        out
+    };
+    ok(&[
+        "bench",
+        "--experiment",
+        "synthetic",
+        "--scale",
+        "smoke",
+        "--methods",
+        "fom",
+        "--plan",
+        p,
+    ]);
+    ok(&[
+        "cell",
+        "run",
+        "--plan",
+        p,
+        "--index",
+        "0",
+        "--cells-per-task",
+        "100",
+    ]);
+    assert!(ok(&["slurm", p]).contains("every cell"));
+    let store = std::fs::read_dir(plan.path().join("cells/synthetic"))
+        .expect("store")
+        .next()
+        .expect("one store")
+        .expect("entry")
+        .path();
+    let cell = std::fs::read_dir(&store)
+        .expect("cells")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("fom__"))
+        })
+        .expect("a fom cell");
+    std::fs::write(&cell, b"{ truncated").expect("damage");
+    let script = ok(&["slurm", p]);
+    assert!(!script.contains("every cell"), "{script}");
+    let out = ok(&[
+        "cell",
+        "run",
+        "--plan",
+        p,
+        "--index",
+        "0",
+        "--cells-per-task",
+        "100",
+    ]);
+    assert!(out.contains("1 cell(s) run (1 of them again"), "{out}");
+    ok(&["report", p]);
+    assert!(plan.path().join("synthetic.json").is_file());
+}

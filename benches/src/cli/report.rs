@@ -106,10 +106,14 @@ fn render(a: &ReportArgs) -> Result<()> {
     let mut reports: Vec<ExperimentReport> = Vec::new();
     let mut map: Option<MapReport> = None;
     for path in &paths {
+        // A file that is not JSON at all is damaged (e.g. truncated): never skipped in silence.
         // Other JSON files (dashboard, perf, verify) are not experiment reports: skipped.
-        let Ok(value) = read_json::<serde_json::Value>(path) else {
-            continue;
-        };
+        let value = read_json::<serde_json::Value>(path).with_context(|| {
+            format!(
+                "{} is damaged; restore it (git checkout) or rerun what wrote it",
+                path.display()
+            )
+        })?;
         let kind = value
             .get("kind")
             .and_then(|k| serde_json::from_value::<ReportKind>(k.clone()).ok());

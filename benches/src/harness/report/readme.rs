@@ -107,7 +107,7 @@ pub fn update_with(readme: &str, block: impl Fn(&str) -> Option<String>) -> Resu
             bail!("README: `{begin}` has no `{end}`");
         };
         let Some(text) = block(name) else {
-            bail!("README has a block for reports/{name}.json but there is no such report");
+            bail!("README has a block for reports/{name}.json but no report in the folder renders it (absent, or without what the block shows)");
         };
         out.push_str(&rest[..start]);
         out.push_str(&begin);
