@@ -553,3 +553,26 @@ fn huge_or_negative_sizes_name_their_flag() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `ufom slurm` refuses settings SLURM would reject or misread, naming the flag (before:
+/// `--max-parallel 0` was dropped, `--time "bogus time"` and `--gpus-per-task 0` were written
+/// into the script). Control: a valid day-hour time gets past the flags (to the missing plan).
+#[test]
+fn slurm_settings_are_checked_before_the_script_is_written() {
+    for (flag, value) in [
+        ("--max-parallel", "0"),
+        ("--time", "bogus time"),
+        ("--time", "4:00:00:00"),
+        ("--gpus-per-task", "0"),
+        ("--cpus-per-task", "0"),
+        ("--partition", "gpu\n#SBATCH --x"),
+    ] {
+        let out = ufom(&["slurm", "/nonexistent-plan", flag, value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+    let out = ufom(&["slurm", "/nonexistent-plan", "--time", "1-02:03:04"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a plan folder"), "{err}");
+}

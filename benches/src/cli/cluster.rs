@@ -74,20 +74,21 @@ pub fn cell(a: &CellArgs, config: &Config) -> Result<()> {
 pub struct SlurmArgs {
     /// The plan folder (`ufom bench --plan DIR`).
     dir: PathBuf,
-    /// SLURM partition.
-    #[arg(long)]
+    /// SLURM partition (letters, digits, `_`, `-`, `.`; comma-separated for several).
+    #[arg(long, value_parser = partition_name)]
     partition: Option<String>,
-    /// Time limit per task (e.g. 04:00:00).
-    #[arg(long)]
+    /// Time limit per task, in a form SLURM reads: M, M:S, H:M:S, D-H, D-H:M or D-H:M:S
+    /// (e.g. 04:00:00).
+    #[arg(long, value_parser = slurm_time)]
     time: Option<String>,
-    /// GPUs per task.
-    #[arg(long)]
+    /// GPUs per task (≥ 1; omit for CPU tasks).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     gpus_per_task: Option<u32>,
-    /// CPUs per task.
-    #[arg(long)]
+    /// CPUs per task (≥ 1).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     cpus_per_task: Option<u32>,
-    /// At most K tasks at once (`--array=…%K`).
-    #[arg(long, value_name = "K")]
+    /// At most K ≥ 1 tasks at once (`--array=…%K`).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
     max_parallel: Option<u32>,
     /// Cells per task (fewer, longer jobs).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
@@ -95,6 +96,46 @@ pub struct SlurmArgs {
     /// The `ufom` the tasks run (default: this executable; e.g. the GPU bundle's launcher).
     #[arg(long, value_name = "PATH")]
     ufom: Option<PathBuf>,
+}
+
+/// A SLURM time limit: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M` or `D-H:M:S`, all numbers.
+fn slurm_time(s: &str) -> Result<String, String> {
+    let bad = || format!("`{s}` is not a SLURM time (M, M:S, H:M:S, D-H, D-H:M or D-H:M:S)");
+    let (days, rest) = match s.split_once('-') {
+        Some((d, r)) => (Some(d), r),
+        None => (None, s),
+    };
+    let fields: Vec<&str> = rest.split(':').collect();
+    let numbers = |v: &[&str]| {
+        v.iter()
+            .all(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let ok = match days {
+        Some(d) => numbers(&[d]) && (1..=3).contains(&fields.len()) && numbers(&fields),
+        None => (1..=3).contains(&fields.len()) && numbers(&fields),
+    };
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(bad())
+    }
+}
+
+/// A SLURM partition name (or a comma-separated list): nothing a script line could misread.
+fn partition_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.split(',').all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        });
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`{s}` is not a partition name (letters, digits, `_`, `-`, `.`, commas between names)"
+        ))
+    }
 }
 
 /// Runs `ufom slurm`.
