@@ -576,3 +576,46 @@ fn slurm_settings_are_checked_before_the_script_is_written() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("not a plan folder"), "{err}");
 }
+
+/// An `--out` that is a file is refused up front, naming it (before: every experiment failed on
+/// its own and the summary claimed finished reports were written); `--dry-run` refuses what the
+/// real run would.
+#[test]
+fn out_must_be_a_folder_and_dry_run_refuses_what_the_run_would() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").expect("file");
+    let f = file.to_str().expect("utf-8");
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec![
+            "bench",
+            "--scale",
+            "smoke",
+            "--experiment",
+            "synthetic",
+            "--out",
+            f,
+        ];
+        args.extend_from_slice(extra);
+        let out = ufom(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains("--out") && err.contains("a-file"), "{err}");
+    }
+    // Control: a folder (absent: created by the run) plans fine.
+    let ok = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--dry-run",
+        "--out",
+        dir.path().join("new").to_str().expect("utf-8"),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

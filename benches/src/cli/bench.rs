@@ -11,7 +11,7 @@ use ufom_bench::harness::experiments::Context;
 use ufom_bench::harness::interrupt;
 use ufom_bench::harness::record::{ExperimentId, Scale};
 use ufom_bench::harness::runner::{
-    self, run as run_bench, BenchOptions, Ending, MixedScales, Planned, UnknownName,
+    self, run as run_bench, BenchOptions, Ending, MixedScales, OutNotAFolder, Planned, UnknownName,
 };
 
 /// Where to train (`--device`).
@@ -158,6 +158,10 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
             opts.experiments.clear();
             opts.methods.clear();
         }
+        if a.dry_run {
+            // What the real run would refuse, the dry run refuses too.
+            runner::check_one_scale(&opts.out, opts.ctx.scale).map_err(usage)?;
+        }
         let planned = runner::plan(&opts).map_err(usage)?;
         print_plans(&planned, &opts, a.dry_run);
         return Ok(());
@@ -201,7 +205,10 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
 
 /// Unknown names and mixed scales are the user's argument errors (exit 2).
 fn usage(e: anyhow::Error) -> anyhow::Error {
-    if e.downcast_ref::<UnknownName>().is_some() || e.downcast_ref::<MixedScales>().is_some() {
+    if e.downcast_ref::<UnknownName>().is_some()
+        || e.downcast_ref::<MixedScales>().is_some()
+        || e.downcast_ref::<OutNotAFolder>().is_some()
+    {
         UsageError(e.to_string()).into()
     } else {
         e

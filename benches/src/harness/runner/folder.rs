@@ -1,7 +1,7 @@
 //! What an output folder holds: reports of one scale, the previous report of each experiment,
 //! and the cell store of each (experiment, settings, data); writing a report into it.
 
-use super::MixedScales;
+use super::{MixedScales, OutNotAFolder};
 use crate::harness::experiments::{registry, Plan};
 use crate::harness::methods::short_hash;
 use crate::harness::record::CodeIdentity;
@@ -11,8 +11,12 @@ use crate::harness::store::{read_json, CellStore, StoreManifest};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 
-/// Fails with [`MixedScales`] if `out` holds an experiment report of a scale other than `scale`.
+/// Fails with [`OutNotAFolder`] if `out` exists and is not a folder, and with [`MixedScales`] if
+/// it holds an experiment report of a scale other than `scale`.
 pub fn check_one_scale(out: &Path, scale: Scale) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(OutNotAFolder(out.display().to_string()).into());
+    }
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());
     };

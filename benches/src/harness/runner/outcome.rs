@@ -129,6 +129,11 @@ pub struct MixedScales {
     pub suggest: String,
 }
 
+/// An output path that exists but is not a folder (a usage error, found before any work).
+#[derive(Debug, thiserror::Error)]
+#[error("--out {0} is a file, not a folder; name a folder (it is created if absent)")]
+pub struct OutNotAFolder(pub String);
+
 /// Cells a merge found unfinished: (method label, seed) each, with a task's recorded error where
 /// one failed.
 #[derive(Debug, thiserror::Error)]
