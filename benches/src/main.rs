@@ -78,6 +78,11 @@ fn main() -> ExitCode {
         }
         // --help and --version print as usual.
         Err(e) if !e.use_stderr() => e.exit(),
+        // A command without its subcommand: its help, as help is printed (on stderr, exit 2).
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         // Argument errors: one line on stderr, exit code 2.
         Err(e) => {
             let text = e.to_string();

@@ -619,3 +619,34 @@ fn out_must_be_a_folder_and_dry_run_refuses_what_the_run_would() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// What a new user meets first: a command without its subcommand prints its help as help is
+/// printed (several lines on stderr, exit 2), not joined into one line with "; "; plain
+/// `ufom doctor` on a build without `cuda` checks the CPU and succeeds, and its help states
+/// that default.
+#[test]
+fn first_contact_help_and_doctor_defaults() {
+    for args in [&[][..], &["data"][..], &["cell"][..]] {
+        let out = ufom(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            err.lines().count() > 3 && !err.contains("; Usage:"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("Usage:"), "{err}");
+    }
+    let help = String::from_utf8_lossy(&ufom(&["doctor", "--help"]).stdout).into_owned();
+    assert!(!help.contains("[default: cuda]"), "{help}");
+    assert!(help.contains("`cpu` otherwise"), "{help}");
+    if !cfg!(feature = "cuda") {
+        let out = ufom(&["doctor"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("no cuda feature"), "{text}");
+    }
+}

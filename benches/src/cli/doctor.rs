@@ -14,9 +14,10 @@ use ufom_bench::harness::store::write_json;
 /// Arguments of `ufom doctor`.
 #[derive(Args)]
 pub struct DoctorArgs {
-    /// The device to check against the CPU (`cpu` checks the CPU against itself).
-    #[arg(long, value_enum, default_value = "cuda")]
-    device: DeviceArg,
+    /// The device to check against the CPU (`cpu` checks the CPU against itself). Default:
+    /// `cuda` in a build with the `cuda` feature, `cpu` otherwise.
+    #[arg(long, value_enum)]
+    device: Option<DeviceArg>,
     /// After the checks, time one inner gradient and one HVP on the engine's reference cases
     /// (hypercleaning MLP n = 1000 and 5000, conv net with 8 and 64 filters; f32) on the device
     /// and on the CPU: medians of --reps calls.
@@ -91,7 +92,15 @@ pub fn run(a: &DoctorArgs, config: &Config) -> Result<()> {
             "not compiled in (build with scripts/cuda-toolchain.sh / `just build-cuda`)"
         }
     );
-    if matches!(a.device, DeviceArg::Cuda) {
+    let chosen = a.device.unwrap_or(if cfg!(feature = "cuda") {
+        DeviceArg::Cuda
+    } else {
+        DeviceArg::Cpu
+    });
+    if a.device.is_none() && !cfg!(feature = "cuda") {
+        println!("no cuda feature in this build: checking the CPU against itself (--device cuda needs a build with `--features cuda`)");
+    }
+    if matches!(chosen, DeviceArg::Cuda) {
         println!("CUDA libraries (LD_LIBRARY_PATH, then system folders):");
         for (lib, hit) in find_libraries(&library_dirs(config)) {
             match hit {
@@ -100,7 +109,7 @@ pub fn run(a: &DoctorArgs, config: &Config) -> Result<()> {
             }
         }
     }
-    let device = a.device.device().map_err(|e| anyhow::anyhow!(e.0))?;
+    let device = chosen.device().map_err(|e| anyhow::anyhow!(e.0))?;
     println!("device: {device:?}");
     let all = hypergrad::device_check::compare_with_cpu(&device)?;
     println!(
