@@ -650,3 +650,34 @@ fn first_contact_help_and_doctor_defaults() {
         assert!(text.contains("no cuda feature"), "{text}");
     }
 }
+
+/// Errors blame the right thing (before: `--alpha 100` said "invalid a1", r = 2^30 was refused
+/// as "needs r <= 2^30", `--d2 inf` said "inf must be >= 0", a huge r blamed a1 and a2).
+#[test]
+fn errors_name_the_culprit() {
+    for (args, want) in [
+        (
+            &["counterexample", "--d", "0.06", "--alpha", "100"][..],
+            "invalid alpha = 100",
+        ),
+        (
+            &["counterexample", "--d", "0.06", "--r", "1073741824"][..],
+            "needs r <= 1073741823",
+        ),
+        (
+            &["counterexample", "--d", "0.06", "--r", "100000"][..],
+            "invalid r = 100000",
+        ),
+        (
+            &["qstar", "--d2", "inf", "--v2", "1", "--r", "10"][..],
+            "must be a finite number",
+        ),
+    ] {
+        let out = ufom(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // Control: the defaults are valid.
+    assert!(ufom(&["counterexample", "--d", "0.06"]).status.success());
+}

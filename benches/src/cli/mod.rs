@@ -91,7 +91,7 @@ pub fn positive(s: &str) -> Result<f64, String> {
     if x > 0.0 && x.is_finite() {
         Ok(x)
     } else {
-        Err(format!("{x} must be positive"))
+        Err(format!("{x} must be a finite number > 0"))
     }
 }
 
@@ -101,7 +101,7 @@ pub fn non_negative(s: &str) -> Result<f64, String> {
     if x >= 0.0 && x.is_finite() {
         Ok(x)
     } else {
-        Err(format!("{x} must be >= 0"))
+        Err(format!("{x} must be a finite number >= 0"))
     }
 }
 

@@ -44,12 +44,19 @@ impl CounterexampleConfig {
         let r = i32::try_from(self.r)
             .ok()
             .filter(|r| *r <= i32::MAX / 2)
-            .ok_or_else(|| invalid("r", self.r, "needs r <= 2^30"))?;
+            .ok_or_else(|| invalid("r", self.r, "needs r <= 1073741823 (2^30 - 1)"))?;
         let al = self.alpha;
         let (p1, p2) = (1.0 - al * self.a1, 1.0 - al * self.a2);
         let n = (self.a1 * p1.powi(2 * r) + self.a2 * p2.powi(2 * r))
             / (self.a1 * p1.powi(r) + self.a2 * p2.powi(r));
         let denom = (n * p2.powi(r) - p2.powi(2 * r)).abs();
+        if p1.powi(2 * r) == 0.0 || p2.powi(2 * r) == 0.0 {
+            return Err(invalid(
+                "r",
+                self.r,
+                "is so large that (1 - alpha * a)^(2r) underflows and eq. (37) degenerates; use a smaller r",
+            ));
+        }
         if !(denom > 0.0 && denom.is_finite()) {
             return Err(invalid(
                 "a1, a2",
@@ -72,9 +79,23 @@ impl CounterexampleConfig {
         if self.r == 0 {
             return Err(invalid("r", self.r, "needs r >= 1"));
         }
+        if !is_positive(self.alpha) {
+            return Err(invalid("alpha", self.alpha, "needs alpha > 0"));
+        }
         for (name, a) in [("a1", self.a1), ("a2", self.a2)] {
-            if !(a > 0.0 && self.alpha * a < 1.0) {
-                return Err(invalid(name, a, "needs a > 0 and alpha * a < 1"));
+            if !(a > 0.0 && a.is_finite()) {
+                return Err(invalid(name, a, "needs a > 0"));
+            }
+            // The inner step must contract: blame the inner step size, naming the bound.
+            if self.alpha * a >= 1.0 {
+                return Err(invalid(
+                    "alpha",
+                    self.alpha,
+                    &format!(
+                        "needs alpha * {name} < 1 ({name} = {a}), i.e. alpha < {}",
+                        1.0 / a
+                    ),
+                ));
             }
         }
         if !is_positive(self.alpha) {
