@@ -681,3 +681,39 @@ fn errors_name_the_culprit() {
     // Control: the defaults are valid.
     assert!(ufom(&["counterexample", "--d", "0.06"]).status.success());
 }
+
+/// A flag no selected experiment reads is refused, not ignored (before: `bench --experiment
+/// synthetic --backward-clip 0.1` ran without it). Control: with a few-shot experiment it plans.
+#[test]
+fn backward_clip_without_a_few_shot_experiment_is_refused() {
+    let out = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--backward-clip",
+        "0.1",
+        "--dry-run",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--backward-clip"), "{err}");
+    let ok = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--experiment",
+        "cifar100",
+        "--backward-clip",
+        "0.1",
+        "--list",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

@@ -108,6 +108,17 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
         ))
         .into());
     }
+    // A flag no selected experiment reads is refused, not ignored.
+    let few_shot = [ExperimentId::Omniglot, ExperimentId::Cifar100];
+    if a.backward_clip.is_some()
+        && !a.experiments.is_empty()
+        && !a.experiments.iter().any(|e| few_shot.contains(e))
+    {
+        return Err(UsageError(
+            "--backward-clip applies to the few-shot experiments (omniglot, cifar100) only, and none is selected".into(),
+        )
+        .into());
+    }
     if let Some(dir) = &a.plan {
         // Planning trains nothing: the device is checked where the cells run.
         let opts = BenchOptions {
