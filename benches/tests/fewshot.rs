@@ -306,3 +306,74 @@ fn a_plan_folder_merges_without_its_data() {
     assert!(!ok);
     assert!(err.contains("not finished"), "{err}");
 }
+
+/// Data-source fallbacks are visible: a mistyped `--data-dir` is refused before anything runs;
+/// a `--data-dir` that lacks the set warns before falling back to `UFOM_DATA_DIR`; a plan made
+/// with `UFOM_DATA_DIR` records that directory, so its tasks find the data in a fresh shell.
+#[test]
+fn data_source_fallbacks_are_never_silent() {
+    let data = tempfile::tempdir().expect("tempdir");
+    write_cifar(data.path(), 0, None);
+    let empty = tempfile::tempdir().expect("tempdir");
+    let plan = tempfile::tempdir().expect("tempdir");
+    let hf = tempfile::tempdir().expect("tempdir");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ufom"))
+            .args(args)
+            .env("UFOM_DATA_DIR", data.path())
+            .env("HF_HOME", hf.path())
+            .env("HF_HUB_CACHE", hf.path().join("hub"))
+            .output()
+            .expect("run ufom")
+    };
+    let typo = run(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--data-dir",
+        "/nonexistent/typo",
+        "--dry-run",
+    ]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("--data-dir /nonexistent/typo"));
+    let e = empty.path().to_str().expect("utf-8");
+    let fallback = run(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "cifar100",
+        "--data-dir",
+        e,
+        "--dry-run",
+    ]);
+    let err = String::from_utf8_lossy(&fallback.stderr);
+    assert!(fallback.status.success(), "{err}");
+    assert!(
+        err.contains("cifar100 is not in the data directory"),
+        "{err}"
+    );
+    let p = plan.path().to_str().expect("utf-8");
+    let planned = run(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "cifar100",
+        "--methods",
+        "fom",
+        "--plan",
+        p,
+    ]);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let plan_json: Value = serde_json::from_str(
+        &std::fs::read_to_string(plan.path().join("plan.json")).expect("plan.json"),
+    )
+    .expect("parse");
+    let want = std::fs::canonicalize(data.path()).expect("canonical");
+    assert_eq!(plan_json["data_dir"], want.to_str().expect("utf-8"));
+}

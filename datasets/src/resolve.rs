@@ -51,7 +51,15 @@ pub fn locate(dataset: Dataset, config: &DataConfig) -> Result<Located> {
                 files,
             });
         }
-        tracing::info!(%dataset, root = %root.display(), "data set not found here");
+        if matches!(origin, Origin::DataDir(_)) {
+            // The directory the user named lacks it: say so before looking elsewhere.
+            tracing::warn!(
+                "{dataset} is not in the data directory {}; looking in UFOM_DATA_DIR and the Hub cache",
+                root.display()
+            );
+        } else {
+            tracing::info!(%dataset, root = %root.display(), "data set not found here");
+        }
         looked_in.push(root.join(dataset.name()));
         looked_in.push(root);
     }

@@ -108,6 +108,14 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
         ))
         .into());
     }
+    // A mistyped --data-dir is an error before anything runs (not a skip of every experiment).
+    if let Some(d) = &a.data_dir {
+        if !d.is_dir() {
+            return Err(
+                UsageError(format!("--data-dir {} is not a directory", d.display())).into(),
+            );
+        }
+    }
     // A flag no selected experiment reads is refused, not ignored.
     let few_shot = [ExperimentId::Omniglot, ExperimentId::Cifar100];
     if a.backward_clip.is_some()

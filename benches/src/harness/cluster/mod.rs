@@ -74,7 +74,7 @@ pub struct PlanFile {
     pub methods: Vec<String>,
     /// `--seeds`, as given.
     pub seeds: Option<u64>,
-    /// `--data-dir`, absolute.
+    /// `--data-dir` (else the planning shell's `UFOM_DATA_DIR`), absolute.
     pub data_dir: Option<PathBuf>,
     /// Where the cells train unless `ufom cell run --device` says otherwise.
     pub device: DeviceKind,
@@ -142,10 +142,13 @@ pub fn write_plan(opts: &BenchOptions, dir: &Path, device: DeviceKind) -> Result
         bail!("nothing to plan: no selected experiment can run here");
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let data_dir = match &opts.ctx.data.data_dir {
-        Some(d) => {
-            Some(std::fs::canonicalize(d).with_context(|| format!("--data-dir {}", d.display()))?)
-        }
+    // Where the data was found when planning (`--data-dir`, else `UFOM_DATA_DIR`), so the
+    // tasks find it in a fresh shell.
+    let data = &opts.ctx.data;
+    let data_dir = match data.data_dir.as_ref().or(data.env_data_dir.as_ref()) {
+        Some(d) => Some(
+            std::fs::canonicalize(d).with_context(|| format!("data directory {}", d.display()))?,
+        ),
         None => None,
     };
     let plan = PlanFile {
