@@ -124,7 +124,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
             skip: &[],
         },
         CatalogEntry {
-            name: "exact with binomial checkpointing (Griewank)",
+            name: "exact with checkpointing (schedule optimal for this cost model)",
             settings_help: "--param slots=S, default ⌈√r⌉",
             randomised: false,
             setting: EstimatorSpec::Checkpointed { slots: None },

@@ -9,7 +9,7 @@
 //! | [`Ufom`] | Alg. 4 (eq. 12–13) | O(1) | r + 1 + ξ·r(r−1)/2 | ξ·r |
 //! | [`AdaptiveUfom`] | §4.5 (eq. 20–24) | O(1) | as UFOM with q = max(q*, q_min) | |
 //! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K) | r + 1 | K |
-//! | [`Checkpointed`] | Alg. 2 with s binomial checkpoints (Griewank) | O(s), s = ⌈√r⌉ | r + 1 + recomputation | r |
+//! | [`Checkpointed`] | Alg. 2 with s checkpoints, schedule optimal for this cost model | O(s), s = ⌈√r⌉ | r + 1 + recomputation F(r, s) | r |
 //! | [`AidCg`] | AID-BiO, N conjugate-gradient steps (Ji et al.) | O(1) | r + 1 | N (+1 warm) |
 //! | [`Neumann`] | stocBiO's Neumann series, Q terms (Ji et al.) | O(1) | r + 1 | Q + 1 |
 //! | [`Unrolled`] | autodiff through the inner loop (reference) | O(r) graph | | |
@@ -20,6 +20,7 @@
 mod adaptive;
 mod aid_cg;
 pub mod catalog;
+mod checkpoint_schedule;
 mod checkpointed;
 mod fom;
 mod inner_loop;
@@ -165,7 +166,8 @@ pub enum EstimatorSpec {
         /// Steps back-propagated through (≥ 1).
         k: usize,
     },
-    /// Exact, with binomial checkpointing: `slots` stored states (default ⌈√r⌉).
+    /// Exact, with checkpointing: `slots` stored states (default ⌈√r⌉), placed where the
+    /// backward sweep recomputes least.
     Checkpointed {
         /// Checkpoints (≥ 1); absent = ⌈√r⌉.
         #[serde(default, skip_serializing_if = "Option::is_none")]
