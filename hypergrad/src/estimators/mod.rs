@@ -10,7 +10,7 @@
 //! | [`AdaptiveUfom`] | §4.5 (eq. 20–24) | O(1) | as UFOM with q = max(q*, q_min) | |
 //! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K) | r + 1 | K |
 //! | [`Checkpointed`] | Alg. 2 with s checkpoints, schedule optimal for this cost model | O(s), s = ⌈√r⌉ | r + 1 + recomputation F(r, s) | r |
-//! | [`AidCg`] | AID-BiO, N conjugate-gradient steps (Ji et al.) | O(1) | r + 1 | N (+1 warm) |
+//! | [`AidCg`] | AID-BiO, ≤ N conjugate-gradient steps, relative-residual stop (Ji et al.) | O(1) | r + 1 | ≤ N (+1 warm) |
 //! | [`Neumann`] | stocBiO's Neumann series, Q terms (Ji et al.) | O(1) | r + 1 | Q + 1 |
 //! | [`Unrolled`] | autodiff through the inner loop (reference) | O(r) graph | | |
 //!
@@ -180,6 +180,10 @@ pub enum EstimatorSpec {
         /// Start CG from the previous call's solution (AID-BiO's warm start).
         #[serde(default = "yes")]
         warm_start: bool,
+        /// CG stops once ‖g − Hv‖/‖g‖ ≤ tol (≥ 0; 0: only at a zero residual); absent = 1e-6
+        /// ([`AidCg::DEFAULT_TOL`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tol: Option<f64>,
     },
     /// stocBiO's Neumann-series implicit gradient with `terms` products.
     Neumann {
@@ -296,9 +300,14 @@ impl EstimatorSpec {
             Self::AidCg {
                 cg_steps,
                 warm_start,
+                tol,
             } => format!(
-                "aid_cg_n{cg_steps}{}",
-                if *warm_start { "" } else { "_cold" }
+                "aid_cg_n{cg_steps}{}{}",
+                if *warm_start { "" } else { "_cold" },
+                // The default is left out, so labels from before the setting stay the same.
+                tol.filter(|&t| t != AidCg::DEFAULT_TOL)
+                    .map(|t| format!("_tol{}", crate::params::compact(t)))
+                    .unwrap_or_default()
             ),
             Self::Neumann { terms, eta } => format!(
                 "neumann_q{terms}{}",
@@ -325,7 +334,10 @@ impl EstimatorSpec {
             Self::AidCg {
                 cg_steps,
                 warm_start,
-            } => Box::new(AidCg::new(*cg_steps, *warm_start)?),
+                tol,
+            } => Box::new(
+                AidCg::new(*cg_steps, *warm_start)?.with_tol(tol.unwrap_or(AidCg::DEFAULT_TOL))?,
+            ),
             Self::Neumann { terms, eta } => Box::new(Neumann::new(*terms, *eta)?),
             Self::Unrolled => {
                 return Err(invalid(
