@@ -13,7 +13,8 @@
 
 use crate::error::{Error, Result};
 use crate::params::ParamList;
-use candle_core::{backprop::GradStore, DType, Device, Tensor, Var};
+use candle_core::{backprop::GradStore, DType, Device, Storage, Tensor, Var};
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 static SECOND_ORDER: OnceLock<bool> = OnceLock::new();
@@ -100,9 +101,67 @@ pub fn grad_through(
     Ok((value, collect(&grads, &shifts, true)?))
 }
 
+/// Bytes of memory that `roots` keep alive: the distinct storages behind the roots and behind
+/// every tensor of their autodiff graphs that lies on a differentiable path to a variable
+/// (candle's [`Tensor::sorted_nodes`], the nodes its backward pass visits: the intermediate
+/// results that depend on θ or φ, and the variables themselves). A storage shared by several tensors (reshapes, transposes, broadcasts, narrows
+/// are views) counts once, at the extent its tensors address. Not counted: graph tensors that
+/// depend on no variable (the task's data and what is computed from it alone), and candle's
+/// bookkeeping per node (shapes, strides, reference counts).
+pub fn held_bytes(roots: &[Tensor]) -> usize {
+    let mut extent: HashMap<usize, usize> = HashMap::new();
+    let mut note = |t: &Tensor| {
+        let (storage, layout) = t.storage_and_layout();
+        let key = std::ptr::from_ref::<Storage>(&storage).addr();
+        drop(storage);
+        let elems = if t.elem_count() == 0 {
+            0
+        } else {
+            let last: usize = layout
+                .dims()
+                .iter()
+                .zip(layout.stride())
+                .map(|(d, s)| (d - 1) * s)
+                .sum();
+            layout.start_offset() + last + 1
+        };
+        let bytes = extent.entry(key).or_insert(0);
+        *bytes = (*bytes).max(elems * t.dtype().size_in_bytes());
+    };
+    let mut seen = HashSet::new();
+    for root in roots {
+        note(root);
+        for node in root.sorted_nodes() {
+            if seen.insert(node.id()) {
+                note(node);
+            }
+        }
+    }
+    extent.values().sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_bytes_counts_each_storage_of_the_graph_once() -> Result<()> {
+        let x = Var::new(&[1.0f64, 2.0, 3.0, 4.0], &Device::Cpu)?;
+        let y = x.as_tensor().affine(2.0, 0.0)?.exp()?;
+        // x, 2x and exp(2x): three storages of 4 f64.
+        assert_eq!(held_bytes(std::slice::from_ref(&y)), 3 * 32);
+        // Views share their source's storage: a reshape, a broadcast (stride 0) add nothing.
+        let views = [y.reshape((2, 2))?, y.broadcast_as((5, 4))?, y.clone()];
+        assert_eq!(held_bytes(&views), 3 * 32);
+        // A constant input is not counted, the result that depends on x is; a constant root is.
+        let c = Tensor::ones(4, DType::F64, &Device::Cpu)?;
+        let z = (&y + &c)?;
+        assert_eq!(held_bytes(std::slice::from_ref(&z)), 4 * 32);
+        assert_eq!(held_bytes(std::slice::from_ref(&c)), 32);
+        // Negative control: a detached result holds only itself.
+        assert_eq!(held_bytes(&[z.detach()]), 32);
+        Ok(())
+    }
 
     #[test]
     fn probe_passes_once_enabled() -> Result<()> {

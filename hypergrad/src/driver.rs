@@ -61,7 +61,8 @@ pub struct Step {
     pub theta: ParamList,
     /// The diagnostics of every estimate the step used (one map per task).
     pub diagnostics: Vec<Diagnostics>,
-    /// Bytes of inner states held at once, at peak, during the step.
+    /// Bytes of inner states (and kept gradient graphs: `Estimate::peak_state_bytes`) held at
+    /// once, at peak, during the step.
     pub peak_state_bytes: usize,
 }
 

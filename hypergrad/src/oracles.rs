@@ -7,7 +7,7 @@ use crate::autodiff::{
 use crate::error::Result;
 use crate::params::ParamList;
 use crate::problem::BilevelProblem;
-use candle_core::Var;
+use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -83,12 +83,22 @@ impl Kept {
     pub fn new(point: impl KeptPoint + 'static) -> Self {
         Self(Some(Arc::new(point)))
     }
+
+    /// The tensors it keeps alive ([`KeptPoint::held`]; none when it keeps nothing), for
+    /// [`crate::autodiff::held_bytes`].
+    pub fn held(&self) -> Vec<Tensor> {
+        self.0.as_ref().map(|p| p.held()).unwrap_or_default()
+    }
 }
 
 /// An inner gradient's intermediate results at one (θ, φ, T), able to answer HVPs there.
 pub trait KeptPoint {
     /// [(∂²L_in/∂θ∂φ)ᵀ v, (∂²L_in/∂φ²)ᵀ v] at the kept point.
     fn hvp(&self, v: &ParamList) -> Result<(ParamList, ParamList)>;
+
+    /// The tensors this point keeps for its HVPs (with their autodiff graphs, which
+    /// [`crate::autodiff::held_bytes`] walks), not the task's data: what keeping it costs.
+    fn held(&self) -> Vec<Tensor>;
 }
 
 /// ∂L_in/∂φ with its autodiff graph, and the leaves θ and φ it was built from.
@@ -107,6 +117,14 @@ impl KeptPoint for KeptGraph {
             collect(&second, &self.theta, false)?,
             collect(&second, &self.phi, false)?,
         ))
+    }
+
+    /// The gradient — its graph keeps alive the intermediate results of the loss that its
+    /// backward pass used, and whatever they were computed from — and the leaves, the copies
+    /// of θ and φ made for this graph.
+    fn held(&self) -> Vec<Tensor> {
+        let leaves = self.theta.iter().chain(&self.phi).map(|v| v.as_tensor());
+        self.grad.tensors().iter().chain(leaves).cloned().collect()
     }
 }
 

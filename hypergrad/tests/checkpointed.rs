@@ -1,7 +1,8 @@
-//! Binomial checkpointing: calls and memory as the schedule says. Its value equals stored exact
-//! (checked to 1e-9 with the other exact estimators in verify's equivalence proptest; here
-//! bitwise-independent checks of cost): r HVPs for every slot count; no recomputation when
-//! slots ≥ r − 1; at most s + 2 states; fewer states and more gradient calls as s shrinks.
+//! Checkpointing: calls and memory as the schedule says. Its value equals stored exact
+//! (checked to 1e-9 with the other exact estimators in verify's equivalence proptest; here to
+//! 1e-12, with checks of cost): r HVPs for every slot count; gradient calls = r + 1 + the
+//! schedule's planned recomputation F(r, s); no recomputation when slots ≥ r − 1; at most s + 2
+//! states; fewer states and more gradient calls as s shrinks.
 
 mod common;
 
@@ -9,6 +10,41 @@ use common::*;
 use hypergrad::estimators::{Checkpointed, RecomputeExact, StoredExact};
 use hypergrad::problems::QuadraticConfig;
 use hypergrad::{Estimator, Result, TaskDistribution};
+
+#[test]
+fn gradient_calls_are_the_forward_pass_plus_the_planned_recomputation() -> Result<()> {
+    for r in [1usize, 2, 3, 7, 10, 29, 40] {
+        let o = quadratic(QuadraticConfig {
+            alphas: vec![0.1; r],
+            ..QuadraticConfig::default()
+        })?;
+        let p = o.inner().problem().clone();
+        let mut g = rng(3);
+        let task = p.sample_task(&mut g)?;
+        let theta = p.theta(&[0.5, -1.0, 0.25])?;
+        let want = StoredExact
+            .estimate(&o, &theta, &task, &mut g)?
+            .grad
+            .to_vec()?;
+        for slots in [None, Some(1), Some(2), Some(3), Some(6)] {
+            let mut est = Checkpointed::new(slots)?;
+            let planned = est.recomputation(r);
+            // Twice: the second estimate reuses the schedule kept by the first.
+            for _ in 0..2 {
+                let e = est.estimate(&o, &theta, &task, &mut g)?;
+                let ctx = format!("r = {r}, slots = {slots:?}");
+                assert_eq!(e.calls.grad, r as u64 + 1 + planned, "{ctx}");
+                assert_eq!(e.calls.hvp, r as u64, "{ctx}");
+                let err = hypergrad::check::relative_error(&e.grad.to_vec()?, &want, 1e-12);
+                assert!(err < 1e-12, "{ctx}: {err:e}");
+            }
+        }
+    }
+    // The cost model's schedule, not the binomial one (34 and 161 recomputed steps there).
+    assert_eq!(Checkpointed::new(Some(6))?.recomputation(29), 22);
+    assert_eq!(Checkpointed::new(Some(2))?.recomputation(40), 95);
+    Ok(())
+}
 
 #[test]
 fn checkpointing_trades_recomputation_for_memory() -> Result<()> {

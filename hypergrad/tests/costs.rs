@@ -1,10 +1,10 @@
 //! Proposition 1 (calls) and the memory claims: recompute exact holds O(1) inner states in r,
-//! stored exact holds r + 1.
+//! stored exact holds r + 1 states and r kept gradient graphs (measured bytes).
 
 mod common;
 
 use common::*;
-use hypergrad::estimators::{Fom, RecomputeExact, StoredExact, Ufom, Unrolled};
+use hypergrad::estimators::{Fom, RecomputeExact, StoredExact, Truncated, Ufom, Unrolled};
 use hypergrad::problems::{Counterexample, QuadraticConfig};
 use hypergrad::theory::expected_calls;
 use hypergrad::{Autodiff, Calls, Counted, Estimator, Result, TaskDistribution};
@@ -95,8 +95,13 @@ fn proposition_one_in_mean_for_fractional_q() -> Result<()> {
     Ok(())
 }
 
+/// Peak memory: recompute exact holds one state whatever r (the negative control); stored exact
+/// holds r + 1 states and r kept gradient graphs, measured, so its bytes exceed the states' and
+/// grow by the same amount per step; truncated holds K of those steps whatever r.
 #[test]
-fn recompute_holds_constant_states_stored_holds_r() -> Result<()> {
+fn recompute_holds_constant_memory_stored_and_truncated_hold_states_and_graphs() -> Result<()> {
+    let one_state = 4 * 8; // p = 4 values of f64
+    let mut per_step = None;
     for r in [1, 4, 16, 32] {
         let o = quadratic(QuadraticConfig {
             alphas: vec![0.1; r],
@@ -105,19 +110,28 @@ fn recompute_holds_constant_states_stored_holds_r() -> Result<()> {
         let p = o.inner().problem();
         let task = p.sample_task(&mut rng(0))?;
         let theta = p.theta(&[0.1, 0.2, 0.3])?;
-        let one_state = 4 * 8; // p = 4 values of f64
         let mut g = rng(0);
         let rec = RecomputeExact::new().estimate(&o, &theta, &task, &mut g)?;
         let sto = StoredExact.estimate(&o, &theta, &task, &mut g)?;
+        let tru = Truncated::new(3)?.estimate(&o, &theta, &task, &mut g)?;
         let unr = Unrolled.estimate(&o, &theta, &task, &mut g)?;
         assert_eq!(
             (rec.peak_states, rec.peak_state_bytes),
             (1, one_state),
             "r = {r}"
         );
-        assert_eq!(
-            (sto.peak_states, sto.peak_state_bytes),
-            (r + 1, (r + 1) * one_state)
+        assert_eq!(sto.peak_states, r + 1);
+        assert!(sto.peak_state_bytes > (r + 1) * one_state, "r = {r}");
+        // One state for φ_r, then the same bytes per stored step (its state and its graph).
+        let step = (sto.peak_state_bytes - one_state) / r;
+        assert_eq!(sto.peak_state_bytes, one_state + r * step, "r = {r}");
+        assert_eq!(*per_step.get_or_insert(step), step, "r = {r}");
+        assert!(step > one_state, "the graph is counted: {step} B per step");
+        assert_eq!(tru.peak_states, r.min(3) + 1);
+        assert_eq!(tru.peak_state_bytes, one_state + r.min(3) * step, "r = {r}");
+        println!(
+            "r = {r}: stored {} B ({step} B per step), truncated(3) {} B, recompute {} B",
+            sto.peak_state_bytes, tru.peak_state_bytes, rec.peak_state_bytes
         );
         assert_eq!(unr.peak_states, r + 1);
         let ufo = Ufom::new(1.0)?.estimate(&o, &theta, &task, &mut g)?;

@@ -14,6 +14,10 @@
 //! - AID-CG with warm start, N = 1 per call, 40 calls at the same (θ, T): reaches 1e-8, where
 //!   cold N = 1 stays above 1e-3.
 //!
+//! AID-CG runs with tol = 0 here (no early stop before N steps, as before the tolerance
+//! existed): the default relative-residual stop (1e-6) would end CG above the 1e-8 these checks
+//! measure to; the tolerance itself is tested in `hypergrad/tests/aid_cg.rs`.
+//!
 //! Negative controls (must be rejected): Neumann with η = 2.5/λ_max (the series diverges);
 //! AID-CG on oracles whose cross term is dropped (converges, to the wrong vector); truncated on
 //! oracles with the HVP sign flipped (diverges). Calls are checked: r + 1 gradients with
@@ -156,6 +160,12 @@ fn errors_over<O: Oracles<Task = QuadraticTask>, E: Estimator<O>>(
     Ok(out)
 }
 
+/// AID-CG from 0 with N steps and no tolerance (tol = 0): these checks measure CG's rate down
+/// to 1e-8, past the default tolerance's early stop.
+fn cold_aid(n: usize) -> Result<AidCg> {
+    AidCg::new(n, false)?.with_tol(0.0)
+}
+
 #[test]
 fn neumann_truncated_and_aid_converge_to_the_implicit_gradient_at_their_rates() -> Result<()> {
     let r = 200;
@@ -187,7 +197,7 @@ fn neumann_truncated_and_aid_converge_to_the_implicit_gradient_at_their_rates() 
         neumann_rate,
         Verdict::Pass,
     ));
-    let aid = errors_over(&o, &s, 1..=24, |n| AidCg::new(n, false), grads)?;
+    let aid = errors_over(&o, &s, 1..=24, cold_aid, grads)?;
     records.push(convergence(
         "implicit/aid_cg_rate",
         &aid,
@@ -197,7 +207,7 @@ fn neumann_truncated_and_aid_converge_to_the_implicit_gradient_at_their_rates() 
 
     // Warm start: N = 1 per call, repeated at the same point, converges; cold N = 1 does not.
     let want = s.problem.implicit_gradient(&s.theta_values, &s.task);
-    let mut warm = AidCg::new(1, true)?;
+    let mut warm = AidCg::new(1, true)?.with_tol(0.0)?;
     let mut warm_errors = Vec::new();
     for call in 1..=40 {
         let e = warm.estimate(&o, &s.theta, &s.task, &mut rng(0))?;
@@ -236,7 +246,7 @@ fn neumann_truncated_and_aid_converge_to_the_implicit_gradient_at_their_rates() 
         Verdict::Reject,
     ));
     let no_cross = Counted::new(DropCrossTerm(Autodiff::new(s.problem.clone())?));
-    let wrong = errors_over(&no_cross, &s, 1..=24, |n| AidCg::new(n, false), grads)?;
+    let wrong = errors_over(&no_cross, &s, 1..=24, cold_aid, grads)?;
     records.push(convergence(
         "implicit/control/aid_cg_cross_term_dropped",
         &wrong,
@@ -286,7 +296,7 @@ fn short_horizon_bias_is_measured() -> Result<()> {
         );
         Ok(())
     };
-    measure("aid_cg_n24", Box::new(AidCg::new(24, false)?))?;
+    measure("aid_cg_n24", Box::new(cold_aid(24)?))?;
     measure("neumann_q20", Box::new(Neumann::new(20, None)?))?;
     measure("truncated_k2", Box::new(Truncated::new(2)?))?;
     record_and_assert(&records);

@@ -277,9 +277,11 @@ fn main() -> Result<()> {
          over every estimate the timing loop made, warm-up included; seconds_per_call = \
          time.mean_s / mean_calls"
             .to_string(),
-        "peak_state_bytes: Estimate::peak_state_bytes (inner states φ_j held at once × bytes of \
-         one φ), deterministic; unrolled reports its r + 1 states like stored exact (the \
-         intermediate tensors of its autodiff graph are not counted). Unrolled's time grows \
+        "peak_state_bytes: Estimate::peak_state_bytes (inner states φ_j held at once; for stored \
+         exact and truncated also the gradient graphs they keep, measured as the distinct tensor \
+         storages the graphs hold that depend on θ or φ), deterministic; unrolled reports its \
+         r + 1 states only (the graph it builds inside the oracle is not counted: a lower \
+         bound). Unrolled's time grows \
          ~r²: each inner step's backward pass traverses the graph of all earlier steps"
             .to_string(),
         "time/calls/peak-bytes exponents: least-squares slopes on log-log axes over r; fixed \

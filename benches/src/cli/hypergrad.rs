@@ -178,6 +178,6 @@ where
     if !drawn.is_empty() {
         println!("exact branch drawn: {drawn:?}");
     }
-    println!("peak inner-state memory: {peak_bytes} bytes");
+    println!("peak inner-state memory (with kept gradient graphs): {peak_bytes} bytes");
     Ok(())
 }

@@ -124,7 +124,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
             skip: &[],
         },
         CatalogEntry {
-            name: "exact with binomial checkpointing (Griewank)",
+            name: "exact with checkpointing (schedule optimal for this cost model)",
             settings_help: "--param slots=S, default ⌈√r⌉",
             randomised: false,
             setting: EstimatorSpec::Checkpointed { slots: None },
@@ -155,16 +155,19 @@ pub fn catalog() -> Vec<CatalogEntry> {
         },
         CatalogEntry {
             name: "AID-BiO: implicit differentiation with N conjugate-gradient steps (Ji et al.)",
-            settings_help: "needs --param cg_steps=N, takes warm_start=false",
+            settings_help:
+                "needs --param cg_steps=N, takes warm_start=false and tol=T (default 1e-6)",
             randomised: false,
             setting: EstimatorSpec::AidCg {
                 cg_steps: 10,
                 warm_start: true,
+                tol: None,
             },
             // Cold: the previous call's solution would differ between the devices' runs.
             small: EstimatorSpec::AidCg {
                 cg_steps: 3,
                 warm_start: false,
+                tol: None,
             },
             // Cold: at a fixed point the warm start would make it trivially exact.
             sweep: |_| {
@@ -172,6 +175,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
                     .map(|n| EstimatorSpec::AidCg {
                         cg_steps: n,
                         warm_start: false,
+                        tol: None,
                     })
                     .to_vec()
             },

@@ -1,22 +1,27 @@
-//! Exact hypergradient with checkpointing (binomial checkpointing, Griewank's "treeverse";
-//! REFERENCE §8): Algorithm 2's backward sweep where only `s` inner states are stored at a
-//! time and the others are recomputed from the nearest stored one. With s = ⌈√r⌉ (the default)
-//! memory is O(√r); with s ≥ r − 1 it is [`super::StoredExact`] without recomputation; the
-//! result is the exact hypergradient for every s (checked against both exact estimators).
+//! Exact hypergradient with checkpointing (REFERENCE §8): Algorithm 2's backward sweep where
+//! only `s` inner states are stored at a time and the others are recomputed from the nearest
+//! stored one. With s = ⌈√r⌉ (the default) memory is O(√r); with s ≥ r − 1 it is
+//! [`super::StoredExact`] without recomputation; the result is the exact hypergradient for every
+//! s (checked against both exact estimators).
 //!
 //! Reversing steps i+1..j from a stored φ_i with s free slots:
 //! - one step (j = i + 1): the sweep step at φ_i;
 //! - no free slot: recompute φ_{k−1} from φ_i for k = j..i+1, one sweep step each;
 //! - otherwise advance to φ_m, store it, reverse m+1..j with s − 1 slots, drop φ_m, and reverse
-//!   i+1..m with s slots. m splits the n = j − i steps as binomial checkpointing does: with t the
-//!   least number of repetitions such that C(s + t, s) ≥ n, the right part takes as many steps
-//!   as s − 1 slots reverse at t repetitions, C(s − 1 + t, s − 1).
+//!   i+1..m with s slots. m is the split of the dynamic programme in `checkpoint_schedule`, which
+//!   minimises the recomputation for this cost model: a sweep step at k needs φ_{k−1} only (one
+//!   HVP), so reversing is cheaper than in the model Griewank's binomial schedule (treeverse) is
+//!   optimal for, and the binomial splits recompute more (r = 29, s = 6: 34 steps where 22
+//!   suffice; r = 40, s = 2: 161 vs 95).
 //!
-//! The forward pass already stores the checkpoints the first right-hand recursions will ask
-//! for, so they are not recomputed. r + 1 gradient calls for the forward pass plus the
-//! recomputation (counted, not modelled), r HVP calls; at most s + 2 inner states at once
-//! (φ_0, s checkpoints, one working state), measured.
+//! The forward pass stores the checkpoints the first right-hand recursions ask for (the spine),
+//! so they are not recomputed, and the programme counts them as free. r + 1 gradient calls for
+//! the forward pass plus the recomputation F(r, s) of `checkpoint_schedule`
+//! ([`Checkpointed::recomputation`]; the calls are counted, and the tests check they equal it),
+//! r HVP calls; at most s + 2 inner states at once (φ_0, s checkpoints, one working state),
+//! measured.
 
+use super::checkpoint_schedule::Schedule;
 use super::inner_loop::Backward;
 use super::{Estimate, Estimator};
 use crate::error::{invalid, Result};
@@ -26,9 +31,11 @@ use rand::RngCore;
 use std::collections::BTreeMap;
 
 /// Exact back-propagation through the inner loop with `slots` stored checkpoints.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Checkpointed {
     slots: Option<usize>,
+    /// The last schedule computed (reused while r and s stay the same).
+    schedule: Option<Schedule>,
 }
 
 impl Checkpointed {
@@ -41,7 +48,10 @@ impl Checkpointed {
                 "checkpointing needs >= 1 slot (recompute_exact is the zero-slot method)",
             ));
         }
-        Ok(Self { slots })
+        Ok(Self {
+            slots,
+            schedule: None,
+        })
     }
 
     /// The number of checkpoints used for r inner steps.
@@ -50,21 +60,24 @@ impl Checkpointed {
             .unwrap_or_else(|| (r as f64).sqrt().ceil() as usize)
             .max(1)
     }
-}
 
-/// C(s + t, s): the most steps s slots reverse with t repetitions.
-fn beta(s: usize, t: usize) -> u128 {
-    (1..=s as u128).fold(1u128, |acc, k| acc * (t as u128 + k) / k)
-}
-
-/// How many of n ≥ 2 steps go to the left part when s ≥ 1 slots are free.
-fn split(n: usize, s: usize) -> usize {
-    let mut t = 0;
-    while beta(s, t) < n as u128 {
-        t += 1;
+    /// Inner steps recomputed by the backward sweep for r inner steps (gradient calls beyond
+    /// the forward pass's r + 1): F(r, s) of `checkpoint_schedule`, the least over every
+    /// schedule with s checkpoints in this cost model.
+    pub fn recomputation(&self, r: usize) -> u64 {
+        let s = self.slots_for(r);
+        Schedule::new(r, s).cost(r, s, true)
     }
-    let right = beta(s - 1, t).min(n as u128 - 1) as usize;
-    n - right
+
+    /// The schedule for r steps: the one kept from the previous call if it is for the same
+    /// (r, s), else a new one (put back by the caller).
+    fn take_schedule(&mut self, r: usize) -> Schedule {
+        let s = self.slots_for(r);
+        self.schedule
+            .take()
+            .filter(|sched| sched.covers(r, s))
+            .unwrap_or_else(|| Schedule::new(r, s))
+    }
 }
 
 /// The reversal's state: the problem, the backward vectors, the stored checkpoints.
@@ -73,6 +86,7 @@ struct Reversal<'a, O: Oracles> {
     theta: &'a ParamList,
     task: &'a O::Task,
     bw: Backward,
+    schedule: &'a Schedule,
     /// Checkpoints the forward pass stored, by index.
     stored: BTreeMap<usize, ParamList>,
     /// States held by the recursion (φ_0 and the checkpoints it took), and the peak.
@@ -103,10 +117,21 @@ impl<O: Oracles> Reversal<'_, O> {
             .step_back(self.o, self.theta, self.task, phi_prev, alpha)
     }
 
-    /// Reverses steps i+1..j from φ_i with `s` free slots.
-    fn reverse(&mut self, phi_i: &ParamList, i: usize, j: usize, s: usize) -> Result<()> {
-        if j == i + 1 {
-            return self.step_back(phi_i, j);
+    /// Reverses steps i+1..j from φ_i with `s` free slots; `after_forward`: on the spine, whose
+    /// checkpoints the forward pass stored.
+    fn reverse(
+        &mut self,
+        phi_i: &ParamList,
+        (i, j): (usize, usize),
+        s: usize,
+        after_forward: bool,
+    ) -> Result<()> {
+        if j <= i + 1 {
+            return if j == i + 1 {
+                self.step_back(phi_i, j)
+            } else {
+                Ok(())
+            };
         }
         if s == 0 {
             for k in (i + 1..=j).rev() {
@@ -115,28 +140,17 @@ impl<O: Oracles> Reversal<'_, O> {
             }
             return Ok(());
         }
-        let m = i + split(j - i, s);
+        let m = i + self.schedule.split(j - i, s, after_forward);
         let phi_m = match self.stored.remove(&m) {
             Some(phi) => phi,
             None => self.advance(phi_i, i, m)?,
         };
         self.held += 1;
-        self.reverse(&phi_m, m, j, s - 1)?;
+        self.reverse(&phi_m, (m, j), s - 1, after_forward)?;
         self.held -= 1;
         drop(phi_m);
-        self.reverse(phi_i, i, m, s)
+        self.reverse(phi_i, (i, m), s, false)
     }
-}
-
-/// The checkpoints of the right-hand spine: (0, r, s) → m_1 → (m_1, r, s − 1) → m_2 → …
-fn spine(r: usize, mut s: usize) -> Vec<usize> {
-    let (mut i, mut out) = (0, Vec::new());
-    while s > 0 && r - i > 1 {
-        i += split(r - i, s);
-        out.push(i);
-        s -= 1;
-    }
-    out
 }
 
 impl<O: Oracles> Estimator<O> for Checkpointed {
@@ -157,10 +171,11 @@ impl<O: Oracles> Estimator<O> for Checkpointed {
         let alphas = o.step_sizes();
         let r = alphas.len();
         let s = self.slots_for(r);
+        let schedule = self.take_schedule(r);
         let phi0 = o.start(theta, task)?;
         let state_bytes = phi0.bytes();
         // Forward: φ_r, storing the spine's checkpoints on the way.
-        let wanted = spine(r, s);
+        let wanted = schedule.spine(s);
         let mut stored = BTreeMap::new();
         let mut peak = 1;
         let mut phi = phi0.clone();
@@ -178,31 +193,15 @@ impl<O: Oracles> Estimator<O> for Checkpointed {
             theta,
             task,
             bw,
+            schedule: &schedule,
             stored,
             held: 1,
             peak,
         };
-        rev.reverse(&phi0, 0, r, s)?;
+        rev.reverse(&phi0, (0, r), s, true)?;
         let grad = rev.bw.gradient(o, theta, task)?;
-        Ok(Estimate::new(grad, rev.peak, state_bytes).with("slots", s as f64))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_respect_the_binomial_bounds() {
-        assert_eq!(beta(2, 3), 10);
-        assert_eq!(beta(0, 7), 1);
-        for n in 2..200 {
-            for s in 1..8 {
-                let left = split(n, s);
-                assert!((1..n).contains(&left), "n = {n}, s = {s}: {left}");
-            }
-        }
-        // Enough slots: every step is a checkpoint, nothing is recomputed.
-        assert_eq!(spine(5, 4), vec![1, 2, 3, 4]);
+        let peak = rev.peak;
+        self.schedule = Some(schedule);
+        Ok(Estimate::new(grad, peak, state_bytes).with("slots", s as f64))
     }
 }

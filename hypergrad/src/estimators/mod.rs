@@ -4,13 +4,13 @@
 //! | estimator | algorithm | memory in r | gradient calls | HVP calls |
 //! |---|---|---|---|---|
 //! | [`Fom`] | Alg. 3 | O(1) | r + 1 | 0 |
-//! | [`StoredExact`] | Alg. 2 | O(r) | r + 1 | r |
+//! | [`StoredExact`] | Alg. 2 | O(r), states and kept graphs | r + 1 | r |
 //! | [`RecomputeExact`] | Alg. 4 with q = 1 | O(1) | r + 1 + r(r−1)/2 | r |
 //! | [`Ufom`] | Alg. 4 (eq. 12–13) | O(1) | r + 1 + ξ·r(r−1)/2 | ξ·r |
 //! | [`AdaptiveUfom`] | §4.5 (eq. 20–24) | O(1) | as UFOM with q = max(q*, q_min) | |
-//! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K) | r + 1 | K |
-//! | [`Checkpointed`] | Alg. 2 with s binomial checkpoints (Griewank) | O(s), s = ⌈√r⌉ | r + 1 + recomputation | r |
-//! | [`AidCg`] | AID-BiO, N conjugate-gradient steps (Ji et al.) | O(1) | r + 1 | N (+1 warm) |
+//! | [`Truncated`] | Alg. 2 over the last K steps (Shaban et al.) | O(K), states and kept graphs | r + 1 | K |
+//! | [`Checkpointed`] | Alg. 2 with s checkpoints, schedule optimal for this cost model | O(s), s = ⌈√r⌉ | r + 1 + recomputation F(r, s) | r |
+//! | [`AidCg`] | AID-BiO, ≤ N conjugate-gradient steps, relative-residual stop (Ji et al.) | O(1) | r + 1 | ≤ N (+1 warm) |
 //! | [`Neumann`] | stocBiO's Neumann series, Q terms (Ji et al.) | O(1) | r + 1 | Q + 1 |
 //! | [`Unrolled`] | autodiff through the inner loop (reference) | O(r) graph | | |
 //!
@@ -20,6 +20,7 @@
 mod adaptive;
 mod aid_cg;
 pub mod catalog;
+mod checkpoint_schedule;
 mod checkpointed;
 mod fom;
 mod inner_loop;
@@ -63,7 +64,17 @@ pub struct Estimate {
     pub calls: Calls,
     /// Inner states φ_j (parameter vectors of the inner problem) held at once, at peak.
     pub peak_states: usize,
-    /// Bytes of those states: `peak_states` × bytes of one φ.
+    /// Bytes held at peak by those states and by what the estimator keeps with them.
+    /// [`StoredExact`] and [`Truncated`] keep each step's gradient for its HVP, so theirs is
+    /// measured at their peak (the end of the forward pass) by
+    /// [`crate::autodiff::held_bytes`] over the states and the kept points
+    /// ([`crate::KeptPoint::held`]: for autodiff the gradient's graph — the intermediate
+    /// results that depend on θ or φ — and its own copies of θ and φ); the other estimators
+    /// keep no graph across oracle calls and report `peak_states` × bytes of one φ. Not
+    /// counted anywhere: the task's data and constants computed from it alone, θ, the backward
+    /// vectors (b1, b2), and the transient graph of a single oracle call (freed when the call
+    /// returns). [`Unrolled`]'s is its states only: the graph of the r steps it builds inside
+    /// the oracle is not measured, so its figure is a lower bound.
     pub peak_state_bytes: usize,
     /// Estimator-specific values (e.g. `xi`, `q` for UFOM).
     pub diagnostics: Diagnostics,
@@ -79,6 +90,13 @@ impl Estimate {
             peak_state_bytes: peak_states * state_bytes,
             diagnostics: Diagnostics::new(),
         }
+    }
+
+    /// With `peak_state_bytes` measured (states plus what is kept with them) instead of
+    /// `peak_states` × bytes of one state.
+    pub fn with_peak_bytes(mut self, bytes: usize) -> Self {
+        self.peak_state_bytes = bytes;
+        self
     }
 
     /// With a diagnostic value added.
@@ -165,7 +183,8 @@ pub enum EstimatorSpec {
         /// Steps back-propagated through (≥ 1).
         k: usize,
     },
-    /// Exact, with binomial checkpointing: `slots` stored states (default ⌈√r⌉).
+    /// Exact, with checkpointing: `slots` stored states (default ⌈√r⌉), placed where the
+    /// backward sweep recomputes least.
     Checkpointed {
         /// Checkpoints (≥ 1); absent = ⌈√r⌉.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +197,10 @@ pub enum EstimatorSpec {
         /// Start CG from the previous call's solution (AID-BiO's warm start).
         #[serde(default = "yes")]
         warm_start: bool,
+        /// CG stops once ‖g − Hv‖/‖g‖ ≤ tol (≥ 0; 0: only at a zero residual); absent = 1e-6
+        /// ([`AidCg::DEFAULT_TOL`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tol: Option<f64>,
     },
     /// stocBiO's Neumann-series implicit gradient with `terms` products.
     Neumann {
@@ -294,9 +317,14 @@ impl EstimatorSpec {
             Self::AidCg {
                 cg_steps,
                 warm_start,
+                tol,
             } => format!(
-                "aid_cg_n{cg_steps}{}",
-                if *warm_start { "" } else { "_cold" }
+                "aid_cg_n{cg_steps}{}{}",
+                if *warm_start { "" } else { "_cold" },
+                // The default is left out, so labels from before the setting stay the same.
+                tol.filter(|&t| t != AidCg::DEFAULT_TOL)
+                    .map(|t| format!("_tol{}", crate::params::compact(t)))
+                    .unwrap_or_default()
             ),
             Self::Neumann { terms, eta } => format!(
                 "neumann_q{terms}{}",
@@ -323,7 +351,10 @@ impl EstimatorSpec {
             Self::AidCg {
                 cg_steps,
                 warm_start,
-            } => Box::new(AidCg::new(*cg_steps, *warm_start)?),
+                tol,
+            } => Box::new(
+                AidCg::new(*cg_steps, *warm_start)?.with_tol(tol.unwrap_or(AidCg::DEFAULT_TOL))?,
+            ),
             Self::Neumann { terms, eta } => Box::new(Neumann::new(*terms, *eta)?),
             Self::Unrolled => {
                 return Err(invalid(

@@ -6,17 +6,19 @@
 //! Each forward step keeps what its gradient call built ([`Oracles::inner_grad_kept`]: for
 //! autodiff, the graph of ∂L_in/∂φ at φ_{j−1}), so the backward sweep's HVP at φ_{j−1} reuses
 //! it instead of recomputing the forward and first backward pass. Same values, bitwise; the
-//! graphs are O(r) memory like the states themselves.
+//! graphs are O(r) memory like the states themselves, and `peak_state_bytes` measures both
+//! ([`crate::autodiff::held_bytes`] at the end of the forward pass, the peak).
 
 use super::inner_loop::Backward;
 use super::{Estimate, Estimator};
+use crate::autodiff::held_bytes;
 use crate::error::Result;
-use crate::oracles::{Counted, Oracles};
+use crate::oracles::{Counted, Kept, Oracles};
 use crate::params::ParamList;
 use rand::RngCore;
 
 /// Exact back-propagation through the inner loop with stored states (Alg. 2):
-/// r + 1 gradient calls, r HVP calls, r + 1 inner states held at peak.
+/// r + 1 gradient calls, r HVP calls, r + 1 inner states and r kept graphs held at peak.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StoredExact;
 
@@ -44,12 +46,24 @@ impl<O: Oracles> Estimator<O> for StoredExact {
         }
         let peak_states = states.len() + 1;
         let state_bytes = phi.bytes();
+        let peak_bytes = kept_bytes(&states, &phi);
         let mut bw = Backward::at_end(o, theta, task, &phi)?;
         // Backward: j = r..1 at the stored φ_{j−1}.
         for ((phi_prev, kept), &alpha) in states.iter().zip(alphas).rev() {
             bw.step_back_kept(o, theta, task, (phi_prev, kept), alpha)?;
         }
         let grad = bw.gradient(o, theta, task)?;
-        Ok(Estimate::new(grad, peak_states, state_bytes))
+        Ok(Estimate::new(grad, peak_states, state_bytes).with_peak_bytes(peak_bytes))
     }
+}
+
+/// Bytes held by the kept states with what their gradients keep, and the running state
+/// ([`crate::autodiff::held_bytes`]).
+pub(crate) fn kept_bytes(kept: &[(ParamList, Kept)], running: &ParamList) -> usize {
+    let mut roots = running.tensors().to_vec();
+    for (phi, point) in kept {
+        roots.extend(phi.tensors().iter().cloned());
+        roots.extend(point.held());
+    }
+    held_bytes(&roots)
 }

@@ -4,7 +4,8 @@
 //! b2 −= α_j (∂²L_in/∂φ²)ᵀ b2 at φ_{j−1}. With K = r this is [`super::StoredExact`] and the
 //! result is b1 + (∂V/∂θ)ᵀ b2; with K < r the path through φ_0..φ_{r−K} (and V) is cut and the
 //! estimate is b1 alone — biased (the bias is measured in `hypergrad/tests/truncated.rs`).
-//! r + 1 gradient calls, K HVP calls, K + 1 inner states at peak.
+//! r + 1 gradient calls, K HVP calls, K + 1 inner states and K kept graphs at peak (both in
+//! `peak_state_bytes`, measured at the end of the forward pass).
 
 use super::inner_loop::Backward;
 use super::{Estimate, Estimator};
@@ -68,6 +69,7 @@ impl<O: Oracles> Estimator<O> for Truncated {
             phi = next;
         }
         let state_bytes = phi.bytes();
+        let peak_bytes = super::stored_exact::kept_bytes(&kept, &phi);
         let mut bw = Backward::at_end(o, theta, task, &phi)?;
         // Backward over j = r..r−K+1 at the kept φ_{j−1}.
         for ((phi_prev, graph), &alpha) in kept.iter().zip(&alphas[r - k..]).rev() {
@@ -78,6 +80,8 @@ impl<O: Oracles> Estimator<O> for Truncated {
         } else {
             bw.b1
         };
-        Ok(Estimate::new(grad, k + 1, state_bytes).with("k", k as f64))
+        Ok(Estimate::new(grad, k + 1, state_bytes)
+            .with_peak_bytes(peak_bytes)
+            .with("k", k as f64))
     }
 }

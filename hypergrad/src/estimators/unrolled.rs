@@ -9,7 +9,9 @@ use crate::oracles::{Counted, Oracles, UnrolledReference};
 use crate::params::ParamList;
 use rand::RngCore;
 
-/// Autodiff through the unrolled inner loop; holds the graph of all r steps.
+/// Autodiff through the unrolled inner loop; holds the graph of all r steps. Its
+/// `peak_state_bytes` counts the r + 1 states only: the graph lives inside the oracle call and
+/// is not measured, so the figure is a lower bound.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Unrolled;
 

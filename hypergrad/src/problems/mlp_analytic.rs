@@ -262,6 +262,16 @@ impl KeptPoint for Train {
     fn hvp(&self, v: &ParamList) -> Result<(ParamList, ParamList)> {
         Train::hvp(self, &parts(v, "v")?)
     }
+
+    /// The forward pass's results and the row scales; not the training data (x, ȳ).
+    fn held(&self) -> Vec<Tensor> {
+        let f = &self.f;
+        [
+            &f.w2, &f.mask, &f.a, &f.p, &f.e, &self.s, &self.ds, &self.dz,
+        ]
+        .map(Tensor::clone)
+        .to_vec()
+    }
 }
 
 /// The slow reference is autodiff's: back-propagation through the whole inner loop.

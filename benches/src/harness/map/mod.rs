@@ -13,7 +13,8 @@
 //! - the 99 % t-interval of the mean of uᵀ(g_i − G) along one fixed random unit u: an unbiased
 //!   estimator's interval contains 0 (a deterministic one's is a point, compared with a 1e-9
 //!   relative tolerance);
-//! - cost: gradient and HVP calls and wall time per estimate (means), peak inner-state bytes.
+//! - cost: gradient and HVP calls and wall time per estimate (means), peak inner-state bytes (with
+//!   the gradient graphs stored exact and truncated keep).
 
 pub mod problems;
 pub mod render;
@@ -110,7 +111,8 @@ pub struct MapPoint {
     pub hvp_calls: f64,
     /// Mean wall milliseconds per estimate.
     pub ms_per_estimate: f64,
-    /// Peak bytes of inner states held (largest over the estimates).
+    /// Peak bytes of inner states held, with the gradient graphs stored exact and truncated
+    /// keep (`Estimate::peak_state_bytes`; largest over the estimates).
     pub peak_state_bytes: usize,
 }
 

@@ -48,7 +48,8 @@ pub struct MemoryRow {
     /// Inner states held at once, at peak (`Estimate::peak_states`; for randomised estimators
     /// the maximum over the measured draws).
     pub peak_states: usize,
-    /// Bytes of those states (`Estimate::peak_state_bytes`).
+    /// Bytes of those states and, for stored exact and truncated, of the gradient graphs they
+    /// keep (`Estimate::peak_state_bytes`).
     pub peak_state_bytes: usize,
 }
 
@@ -132,7 +133,7 @@ pub struct EstimatorRow {
     pub seconds_per_call: f64,
     /// Inner states held at peak.
     pub peak_states: usize,
-    /// Bytes of those states.
+    /// Bytes of those states and of the graphs kept with them (`Estimate::peak_state_bytes`).
     pub peak_state_bytes: usize,
 }
 

@@ -101,7 +101,8 @@ pub struct RunRecord {
     pub wall_s: f64,
     /// Wall time per function call, seconds (a timing field).
     pub seconds_per_call: f64,
-    /// Peak bytes of inner states held by the estimator.
+    /// Peak bytes of inner states held by the estimator, with the gradient graphs stored exact
+    /// and truncated keep (`Estimate::peak_state_bytes`).
     pub peak_state_bytes: usize,
     /// Metrics at the end of the run.
     pub final_metrics: BTreeMap<Metric, f64>,
