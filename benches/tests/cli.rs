@@ -717,3 +717,90 @@ fn backward_clip_without_a_few_shot_experiment_is_refused() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// `ufom map` checks scale and scope before replacing a map (before: `map --scale smoke`
+/// replaced the default-scale map.json, `--problem X` dropped the other problems, and `--scale
+/// paper` ran the default sizes labelled "paper"). Control: the same scale and scope replaces.
+#[test]
+fn map_never_replaces_a_map_of_another_scale_or_scope() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().to_str().expect("utf-8");
+    let first = ufom(&[
+        "map",
+        "--scale",
+        "smoke",
+        "--problem",
+        "counterexample",
+        "--out",
+        out,
+    ]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    for (args, want) in [
+        (
+            &[
+                "map",
+                "--scale",
+                "default",
+                "--problem",
+                "counterexample",
+                "--out",
+                out,
+            ][..],
+            "smoke-scale map",
+        ),
+        (
+            &["map", "--scale", "paper", "--out", out][..],
+            "no paper scale",
+        ),
+    ] {
+        let o = ufom(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    // A map of more problems is never narrowed by --problem.
+    let wide = tempfile::tempdir().expect("tempdir");
+    let w = wide.path().to_str().expect("utf-8");
+    let both = ufom(&[
+        "map",
+        "--scale",
+        "smoke",
+        "--problem",
+        "counterexample",
+        "--problem",
+        "quadratic",
+        "--out",
+        w,
+    ]);
+    assert!(both.status.success());
+    let narrow = ufom(&[
+        "map",
+        "--scale",
+        "smoke",
+        "--problem",
+        "counterexample",
+        "--out",
+        w,
+    ]);
+    let err = String::from_utf8_lossy(&narrow.stderr);
+    assert_eq!(narrow.status.code(), Some(2), "{err}");
+    assert!(err.contains("quadratic") && err.contains("drop"), "{err}");
+    let again = ufom(&[
+        "map",
+        "--scale",
+        "smoke",
+        "--problem",
+        "counterexample",
+        "--out",
+        out,
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

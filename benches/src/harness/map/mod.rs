@@ -1,23 +1,35 @@
 //! The bias–variance–cost map (`ufom map`): the paper's framing — bias D², variance V², cost —
 //! measured for every estimator setting on four problems, at one fixed (θ, T) each.
 //!
-//! measure ([`measure`]: n estimates of one setting) → analyse (bias², variance, a 99 %
+//! measure ([`measure()`]: n estimates of one setting, in [`measure`]) → analyse (bias², variance, a 99 %
 //! t-interval of the projected error) → report ([`render`]: `map.json` is the contract; the
 //! Markdown table, one SVG per problem and the README block are made from it alone).
 //!
-//! Per setting, with G the exact hypergradient (stored exact, Alg. 2) and g_1..g_n the estimates:
+//! Every setting draws from its own generator, seeded from the map's seed, the problem and the
+//! setting's spec ([`setting_seed`]): no two points share a ξ sequence.
+//!
+//! Per setting, with G the exact hypergradient (stored exact, Alg. 2) and g_1..g_n the estimates
+//! (all at one fixed (θ, T): the spread is over the estimator's own draws ξ, not over tasks):
 //! - bias² = ‖ḡ − G‖² − tr(S)/n, the unbiased estimate of ‖E g − G‖² (S the sample covariance;
 //!   it can come out slightly negative for an unbiased estimator); for a deterministic
 //!   estimator (tr S = 0) it is ‖g − G‖² exactly;
-//! - variance = tr(S) = E‖g − E g‖², zero for a deterministic estimator (measured, not assumed);
+//! - variance = tr(S) = E‖g − E g‖² over ξ at the fixed (θ, T) — not the paper's V², a maximum
+//!   over θ of a variance over tasks — zero for a deterministic estimator (measured, not
+//!   assumed);
+//! - 95 % intervals of bias² and variance by batch means: the n estimates split into K =
+//!   min(20, n/2) batches, each batch's (unbiased) bias² and variance computed alone, and the
+//!   full-sample value ± t_{K−1} · sd(batch values)/√K;
 //! - the 99 % t-interval of the mean of uᵀ(g_i − G) along one fixed random unit u: an unbiased
 //!   estimator's interval contains 0 (a deterministic one's is a point, compared with a 1e-9
 //!   relative tolerance);
 //! - cost: gradient and HVP calls and wall time per estimate (means), peak inner-state bytes (with
 //!   the gradient graphs stored exact and truncated keep).
 
+mod measure;
 pub mod problems;
 pub mod render;
+
+pub use measure::{measure, setting_seed};
 
 use crate::harness::record::{Environment, Scale};
 use anyhow::Result;
@@ -25,7 +37,6 @@ use hypergrad::{Counted, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 /// Version of `map.json`'s layout.
 pub const MAP_SCHEMA_VERSION: u32 = 1;
@@ -93,10 +104,19 @@ pub struct MapPoint {
     pub spec: EstimatorSpec,
     /// Estimates measured.
     pub n: usize,
+    /// Seed of this setting's draws ([`setting_seed`]).
+    #[serde(default)]
+    pub seed: u64,
     /// Unbiased estimate of ‖E g − G‖².
     pub bias2: f64,
-    /// tr(S): E‖g − E g‖².
+    /// Its 95 % interval (batch means).
+    #[serde(default)]
+    pub bias2_ci95: Option<[f64; 2]>,
+    /// tr(S): E‖g − E g‖² over ξ at the fixed (θ, T).
     pub variance: f64,
+    /// Its 95 % interval (batch means).
+    #[serde(default)]
+    pub variance_ci95: Option<[f64; 2]>,
     /// bias2 / ‖G‖².
     pub rel_bias2: f64,
     /// variance / ‖G‖².
@@ -142,12 +162,13 @@ pub struct MapConfig {
 }
 
 impl MapConfig {
-    /// The scale's defaults: 1000 samples (smoke: 40), 5 repeats (smoke: 3), seed 0.
+    /// The scale's defaults: 1000 samples (smoke: 200, so q = 0.1 sees about 20 exact draws),
+    /// 5 repeats (smoke: 3), seed 0.
     pub fn at(scale: Scale) -> Self {
         let smoke = scale == Scale::Smoke;
         Self {
             scale,
-            samples: if smoke { 40 } else { 1000 },
+            samples: if smoke { 200 } else { 1000 },
             repeats: if smoke { 3 } else { 5 },
             seed: 0,
         }
@@ -165,97 +186,6 @@ pub fn settings(r: usize) -> Vec<EstimatorSpec> {
 /// The projection direction (a unit vector of length `d` from `seed`) and the two-sided
 /// t-interval of the projected errors come from the suite's one statistics module.
 pub use hypergrad::stats::{t_interval, unit_direction};
-
-/// Measures one setting: `n` estimates at (θ, T) against the exact gradient `exact`.
-#[allow(clippy::too_many_arguments)]
-pub fn measure<O: Oracles + 'static>(
-    o: &Counted<O>,
-    theta: &ParamList,
-    task: &O::Task,
-    exact: &[f64],
-    spec: &EstimatorSpec,
-    cfg: &MapConfig,
-    u: &[f64],
-) -> Result<MapPoint> {
-    let n = if spec.is_randomised() {
-        cfg.samples
-    } else {
-        cfg.repeats
-    }
-    .max(2);
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let d = exact.len();
-    let (mut sum, mut grads) = (vec![0.0; d], Vec::with_capacity(n));
-    let (mut grad_calls, mut hvp_calls, mut secs, mut peak) = (0u64, 0u64, 0.0, 0usize);
-    for _ in 0..n {
-        // A fresh estimator per estimate: no state (warm starts, adaptive q) carries over.
-        let mut est = spec.build::<O>()?;
-        let t0 = Instant::now();
-        let e = est.estimate(o, theta, task, &mut rng)?;
-        secs += t0.elapsed().as_secs_f64();
-        grad_calls += e.calls.grad;
-        hvp_calls += e.calls.hvp;
-        peak = peak.max(e.peak_state_bytes);
-        let g = e.grad.to_vec()?;
-        if g.len() != d || g.iter().any(|x| !x.is_finite()) {
-            anyhow::bail!("{}: a non-finite or mis-sized estimate", spec.label());
-        }
-        sum.iter_mut().zip(&g).for_each(|(s, x)| *s += x);
-        grads.push(g);
-    }
-    let nf = n as f64;
-    let mean: Vec<f64> = sum.iter().map(|s| s / nf).collect();
-    let variance = grads
-        .iter()
-        .map(|g| {
-            g.iter()
-                .zip(&mean)
-                .map(|(x, m)| (x - m).powi(2))
-                .sum::<f64>()
-        })
-        .sum::<f64>()
-        / (nf - 1.0);
-    let raw_bias2: f64 = mean.iter().zip(exact).map(|(m, e)| (m - e).powi(2)).sum();
-    let bias2 = raw_bias2 - variance / nf;
-    let proj: Vec<f64> = grads
-        .iter()
-        .map(|g| {
-            g.iter()
-                .zip(exact)
-                .zip(u)
-                .map(|((x, e), u)| (x - e) * u)
-                .sum()
-        })
-        .collect();
-    let interval = t_interval(&proj, 0.99);
-    let norm2: f64 = exact.iter().map(|x| x * x).sum();
-    let tol = 1e-9 * norm2.sqrt();
-    Ok(MapPoint {
-        label: spec.label(),
-        family: family(spec),
-        spec: spec.clone(),
-        n,
-        bias2,
-        variance,
-        rel_bias2: bias2 / norm2,
-        rel_variance: variance / norm2,
-        projected_interval: interval,
-        consistent_with_unbiased: interval[0] - tol <= 0.0 && 0.0 <= interval[1] + tol,
-        grad_calls: grad_calls as f64 / nf,
-        hvp_calls: hvp_calls as f64 / nf,
-        ms_per_estimate: 1e3 * secs / nf,
-        peak_state_bytes: peak,
-    })
-}
-
-/// The setting's family: its serde kind, with the three exact variants as `exact`.
-fn family(spec: &EstimatorSpec) -> String {
-    let kind = spec.kind();
-    match kind.as_str() {
-        "stored_exact" | "recompute_exact" | "checkpointed" => "exact".into(),
-        _ => kind,
-    }
-}
 
 /// Maps every setting on one problem at (θ, T).
 #[allow(clippy::too_many_arguments)]
@@ -280,7 +210,7 @@ pub fn map_problem<O: Oracles + 'static>(
     let mut points = Vec::new();
     for spec in settings(r) {
         progress(&format!("{name}: {}", spec.label()));
-        points.push(measure(o, theta, task, &exact, &spec, cfg, &u)?);
+        points.push(measure(name, o, theta, task, &exact, &spec, cfg, &u)?);
     }
     Ok(ProblemMap {
         name: name.into(),

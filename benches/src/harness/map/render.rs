@@ -49,15 +49,29 @@ fn sci(x: f64) -> String {
     }
 }
 
-fn row(md: &mut String, pt: &MapPoint) {
+/// `value [lo, hi]` relative to `norm2`; the value alone without an interval or when it is a
+/// point.
+fn with_ci(value: f64, ci: Option<[f64; 2]>, norm2: f64) -> String {
+    match ci {
+        Some([lo, hi]) if hi > lo => format!(
+            "{} [{}, {}]",
+            sci(value / norm2),
+            sci(lo / norm2),
+            sci(hi / norm2)
+        ),
+        _ => sci(value / norm2),
+    }
+}
+
+fn row(md: &mut String, pt: &MapPoint, norm2: f64) {
     let [lo, hi] = pt.projected_interval;
     let _ = writeln!(
         md,
         "| {} | {} | {} | {} | [{}, {}] {} | {} | {} | {} | {} |",
         pt.label,
         pt.n,
-        sci(pt.rel_bias2),
-        sci(pt.rel_variance),
+        with_ci(pt.bias2, pt.bias2_ci95, norm2),
+        with_ci(pt.variance, pt.variance_ci95, norm2),
         sci(lo),
         sci(hi),
         if pt.consistent_with_unbiased {
@@ -84,11 +98,11 @@ fn table(md: &mut String, p: &ProblemMap, heading: &str) {
     );
     let _ = writeln!(
         md,
-        "| setting | n | bias²/‖G‖² | variance/‖G‖² | 99 % CI of uᵀ(g − G) | grad calls | HVP calls | ms / estimate | peak states |"
+        "| setting | n | bias²/‖G‖² [95 % CI] | variance over ξ at this (θ, T) /‖G‖² [95 % CI] | 99 % CI of uᵀ(g − G) | grad calls | HVP calls | ms / estimate | peak memory |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     for pt in &p.points {
-        row(md, pt);
+        row(md, pt, p.exact_sq_norm);
     }
     let _ = writeln!(md);
 }
@@ -115,11 +129,16 @@ fn provenance(r: &MapReport) -> String {
 }
 
 const READING: &str = "bias² is the unbiased estimate ‖ḡ − G‖² − tr(S)/n of ‖E g − G‖² \
-(it may come out slightly negative for an unbiased estimator); variance is tr(S) = E‖g − E g‖²; \
-both relative to ‖G‖², G the exact hypergradient (stored exact, Alg. 2) at the problem's (θ, T). \
+(it may come out slightly negative for an unbiased estimator); variance is tr(S) = E‖g − E g‖², \
+the spread over the estimator's own draws ξ at the one fixed (θ, T) — not the paper's V², a \
+maximum over θ of a variance over tasks (the map does not vary T); both relative to ‖G‖², G the \
+exact hypergradient (stored exact, Alg. 2) at the problem's (θ, T), with 95 % intervals by batch \
+means (K = min(20, n/2) batches). Each setting draws from its own seed, derived from the map's \
+seed and the setting. \
 The interval is the 99 % t-interval of the mean of uᵀ(g − G) along a fixed random unit u: \
 ∋ 0 where the data are consistent with an unbiased estimator. Calls and time are per estimate; \
-peak states are the bytes of inner states held at once. AID and Neumann differentiate the \
+peak memory is the bytes of inner states held at once, with the gradient graphs stored exact \
+and truncated keep (unrolled: its states only, a lower bound). AID and Neumann differentiate the \
 inner minimiser φ*, not φ_r, so their bias at a finite r is the price of that model; where the \
 inner loss does not involve θ (the counterexample, MAML) they, and truncation below K = r, \
 return ∂L_out/∂θ alone, and CG on an indefinite Hessian (the MLP) can move away from H⁻¹g.";
