@@ -804,3 +804,44 @@ fn map_never_replaces_a_map_of_another_scale_or_scope() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// Ignored or conflicting estimator settings are refused (before: `--q 0.1 --param q=0.2` used
+/// 0.1, `--param k=5 --param k=6` used 6, `k=1000` with r = 10 ran, and a missing `k` suggested
+/// a `--k` flag that does not exist).
+#[test]
+fn conflicting_or_ignored_settings_are_refused() {
+    let base = [
+        "hypergrad",
+        "--problem",
+        "counterexample",
+        "--theta",
+        "3",
+        "--estimator",
+    ];
+    for (extra, want) in [
+        (
+            &["ufom", "--q", "0.1", "--param", "q=0.2"][..],
+            "both set q",
+        ),
+        (
+            &["truncated", "--param", "k=5", "--param", "k=6"][..],
+            "given twice",
+        ),
+        (&["truncated", "--param", "k=1000"][..], "exceeds"),
+        (&["truncated"][..], "--param k=VALUE"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = ufom(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert!(!err.contains("--k "), "{err}");
+    }
+    // Control: k = r is accepted.
+    let args: Vec<&str> = base
+        .iter()
+        .chain(&["truncated", "--param", "k=10"])
+        .copied()
+        .collect();
+    assert!(ufom(&args).status.success());
+}

@@ -8,7 +8,9 @@ use hypergrad::problems::{
     Counterexample, CounterexampleConfig, MlpConfig, MlpData, MlpHypercleaning, Quadratic,
     QuadraticConfig,
 };
-use hypergrad::{Autodiff, Calls, Counted, EstimatorSpec, ParamList, TaskDistribution};
+use hypergrad::{
+    Autodiff, Calls, Counted, EstimatorSpec, Oracles as _, ParamList, TaskDistribution,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -60,6 +62,11 @@ pub struct HypergradArgs {
 pub fn run(a: &HypergradArgs) -> Result<()> {
     let mut params = a.params.clone();
     if let Some(q) = a.q {
+        if let Some((_, v)) = params.iter().find(|(k, _)| k == "q") {
+            return Err(
+                UsageError(format!("--q {q} and --param q={v} both set q; give one")).into(),
+            );
+        }
         params.push(("q".into(), q.into()));
     }
     let spec = EstimatorSpec::parse_with(&a.estimator, params)?;
@@ -134,6 +141,15 @@ where
     };
     let theta = theta_like(like, &a.theta)?;
     let oracles = Counted::new(Autodiff::new(problem)?);
+    let r = oracles.step_sizes().len();
+    if let EstimatorSpec::Truncated { k } = spec {
+        if *k > r {
+            return Err(UsageError(format!(
+                "--param k={k} exceeds {name}'s r = {r} inner steps (k = r is full back-propagation)"
+            ))
+            .into());
+        }
+    }
     let mut estimator = spec.build_with_reference::<Autodiff<P>>()?;
     let mut grad: Option<ParamList> = None;
     let (mut calls, mut drawn, mut peak_bytes) = (Calls::default(), Vec::new(), 0);

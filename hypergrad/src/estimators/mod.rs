@@ -241,13 +241,22 @@ impl EstimatorSpec {
         let mut fields = serde_json::Map::new();
         fields.insert("kind".into(), name.into());
         for (k, v) in &params {
-            fields.insert(k.clone(), v.clone());
+            if let Some(first) = fields.insert(k.clone(), v.clone()) {
+                return Err(invalid(
+                    "estimator setting",
+                    k,
+                    &format!("given twice ({k}={first} and {k}={v}); give it once"),
+                ));
+            }
         }
         let spec: Self = serde_json::from_value(fields.into()).map_err(|e| {
             let text = e.to_string();
             let hint = match text.split('`').nth(1) {
+                Some("q") if text.starts_with("missing field") => {
+                    "needs its setting `q` (--q Q or --param q=Q)".to_string()
+                }
                 Some(field) if text.starts_with("missing field") => {
-                    format!("needs its setting `{field}` (--{field} or --param {field}=VALUE)")
+                    format!("needs its setting `{field}` (--param {field}=VALUE)")
                 }
                 _ => text,
             };
