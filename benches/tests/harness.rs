@@ -597,3 +597,46 @@ fn a_damaged_cell_of_a_plan_is_computed_again() {
     ok(&["report", p]);
     assert!(plan.path().join("synthetic.json").is_file());
 }
+
+/// `--dry-run --resume` counts finished cells against the data as it is now and this build's
+/// code, and says finished vs remaining (before: it keyed cells by the previous report's data
+/// digests and said 0 s where the real run then trained every cell). Control: unchanged data,
+/// everything finished.
+#[test]
+fn dry_run_resume_counts_against_the_current_data() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = tempfile::tempdir().expect("tempdir");
+    write_cifar(data.path(), 0, None);
+    let args = [
+        "bench",
+        "--experiment",
+        "cifar100",
+        "--scale",
+        "smoke",
+        "--methods",
+        "fom",
+        "--data-dir",
+        s(data.path()),
+        "--out",
+        s(out.path()),
+        "--resume",
+    ];
+    let first = ufom(&args, data.path());
+    assert!(first.status.success(), "{}", text(&first).1);
+    let dry: Vec<&str> = args.iter().copied().chain(["--dry-run"]).collect();
+    let same = ufom(&dry, data.path());
+    let (stdout, stderr) = text(&same);
+    assert!(same.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("2 finished (this code, this data), 0 to run"),
+        "{stdout}"
+    );
+    write_cifar(data.path(), 7, None);
+    let changed = ufom(&dry, data.path());
+    let (stdout, stderr) = text(&changed);
+    assert!(changed.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("0 finished (this code, this data), 2 to run"),
+        "{stdout}"
+    );
+}

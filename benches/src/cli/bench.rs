@@ -256,19 +256,36 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
     );
     let mut total = Some(0.0);
     for p in planned {
-        let estimate = p.estimate_seconds(
-            &opts.out,
-            opts.ctx.scale,
-            dry_run && opts.resume,
-            &opts.code,
-        );
+        // With --resume, what is finished is counted against the data as it is now (read and
+        // checksummed here) and this build's code, exactly as the run will.
+        let store = (dry_run && opts.resume && p.missing.is_none())
+            .then(|| runner::current_store(p, opts))
+            .transpose();
+        let store = match store {
+            Ok(s) => s,
+            Err(e) => {
+                println!("\n{}: its data cannot be prepared: {e:#}", p.name);
+                continue;
+            }
+        };
+        let estimate = p.estimate_seconds(&opts.out, opts.ctx.scale, store.as_ref());
+        let remaining = store
+            .as_ref()
+            .map(|s| {
+                let left = p.unfinished(Some(s)).len();
+                format!(
+                    "; {} finished (this code, this data), {left} to run",
+                    p.cells() - left
+                )
+            })
+            .unwrap_or_default();
         total = total.zip(estimate).map(|(t, e)| t + e);
         let data = match &p.missing {
             None => "data ready".to_string(),
             Some(why) => format!("NOT RUNNABLE: {why}"),
         };
         println!(
-            "\n{} — {}\n  {data}\n  {} method(s) × {} seed(s) = {} cells of {} calls ({})\n  estimated training time: {}",
+            "\n{} — {}\n  {data}\n  {} method(s) × {} seed(s) = {} cells of {} calls ({}){remaining}\n  estimated training time: {}",
             p.name,
             p.plan.title,
             p.plan.methods.len(),

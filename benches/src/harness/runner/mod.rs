@@ -305,3 +305,21 @@ fn tally<T>(
         }
     }
 }
+
+/// The cell store a run of `p` would use now: its data prepared (read and checksummed, not
+/// trained), keyed as the run keys it, with `opts.code`. What `--dry-run --resume` counts.
+pub fn current_store(p: &Planned, opts: &BenchOptions) -> Result<CellStore> {
+    let exp = registry()
+        .into_iter()
+        .find(|e| e.id() == p.id)
+        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", p.name))?;
+    let prepared = exp.prepare(&opts.ctx, &p.plan)?;
+    Ok(cell_store(
+        &opts.out,
+        p.id,
+        opts.ctx.scale,
+        &p.plan,
+        prepared.data(),
+        &opts.code,
+    ))
+}

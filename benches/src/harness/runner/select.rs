@@ -1,11 +1,12 @@
 //! Selecting what runs: every experiment's plan after `--methods` and `--seeds`, with names
 //! checked ([`plan`]), and the time its unfinished cells should take ([`Planned`]).
 
-use super::{cell_store, previous_report, BenchOptions, UnknownName};
+use super::{previous_report, BenchOptions, UnknownName};
 use crate::harness::experiments::{registry, Availability, Plan};
-use crate::harness::record::CodeIdentity;
+use crate::harness::methods::MethodSpec;
 use crate::harness::record::ExperimentId;
 use crate::harness::record::{Scale, Stat};
+use crate::harness::store::CellStore;
 use anyhow::{Context as _, Result};
 use std::path::Path;
 
@@ -27,37 +28,42 @@ impl Planned {
         self.plan.methods.len() * self.plan.seeds.len()
     }
 
-    /// Estimated training seconds for the cells not yet finished in `out`, from the seconds
-    /// per call measured by the last run of this experiment at this scale in `out` (its
-    /// report): each method's own rate, or the report's mean rate for a method it lacks.
+    /// The (method, seed) runs a resume would still train: those `store` lacks (computed by
+    /// its code on its data); every run without a store.
+    pub fn unfinished(&self, store: Option<&CellStore>) -> Vec<(&MethodSpec, u64)> {
+        self.plan
+            .methods
+            .iter()
+            .flat_map(|m| self.plan.seeds.iter().map(move |&s| (m, s)))
+            .filter(|(m, s)| store.is_none_or(|st| st.load(m, *s).is_none()))
+            .collect()
+    }
+
+    /// Estimated training seconds for the runs not finished in `store` (all without one), from
+    /// the seconds per call measured by the last run of this experiment at this scale in `out`
+    /// (its report): each method's own rate, or the report's mean rate for a method it lacks.
     /// `None` without such a report.
     pub fn estimate_seconds(
         &self,
         out: &Path,
         scale: Scale,
-        skip_finished: bool,
-        code: &CodeIdentity,
+        store: Option<&CellStore>,
     ) -> Option<f64> {
         let old = previous_report(out, self.name, scale)?;
         let rates: Vec<f64> = old.methods.iter().map(|m| m.seconds_per_call).collect();
         let mean = Stat::of(&rates)?.mean;
-        let store =
-            skip_finished.then(|| cell_store(out, self.id, scale, &self.plan, &old.data, code));
-        let mut seconds = 0.0;
-        for m in &self.plan.methods {
-            let rate = old
-                .methods
-                .iter()
-                .find(|r| r.method == m.label)
-                .map_or(mean, |r| r.seconds_per_call);
-            let todo = self
-                .plan
-                .seeds
-                .iter()
-                .filter(|&&s| store.as_ref().is_none_or(|st| st.load(m, s).is_none()))
-                .count();
-            seconds += todo as f64 * self.plan.budget.calls as f64 * rate;
-        }
+        let seconds = self
+            .unfinished(store)
+            .into_iter()
+            .map(|(m, _)| {
+                let rate = old
+                    .methods
+                    .iter()
+                    .find(|r| r.method == m.label)
+                    .map_or(mean, |r| r.seconds_per_call);
+                self.plan.budget.calls as f64 * rate
+            })
+            .sum();
         Some(seconds)
     }
 }
