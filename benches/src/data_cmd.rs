@@ -204,6 +204,32 @@ fn verify(d: Dataset, data: &DataConfig) -> Result<()> {
             for p in loc.files.paths() {
                 println!("  sha256 {} {}", source::sha256_path(p)?, p.display());
             }
+            // The decoded-image cache, if there is one, must hold exactly these images.
+            if let Some(dir) = &data.cache_dir {
+                let cached = Omniglot::from_located(
+                    loc.clone(),
+                    &ufom_datasets::OmniglotOptions {
+                        cache_dir: Some(dir.clone()),
+                        ..Default::default()
+                    },
+                )?;
+                if !cached.from_cache {
+                    println!(
+                        "  cache in {}: absent or damaged; rebuilt from the PNGs",
+                        dir.display()
+                    );
+                } else if cached.images == o.images {
+                    println!(
+                        "  cache in {}: ok (checksum and contents match the PNGs)",
+                        dir.display()
+                    );
+                } else {
+                    problems.push(format!(
+                        "the cache in {} differs from the PNGs",
+                        dir.display()
+                    ));
+                }
+            }
             if (o.background_count(), o.evaluation_count()) != (964, 659) {
                 problems.push(format!(
                     "expected 964 + 659 characters, found {} + {}",

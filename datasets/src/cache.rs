@@ -2,7 +2,9 @@
 //!
 //! Location: [`crate::DataConfig::cache_dir`] (the `ufom` binary: `$UFOM_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/ufom`, else `$HOME/.cache/ufom`). Files are written atomically (temporary file in the same directory, then rename), never into the
-//! data directory. A damaged or mismatching cache file is ignored (with a warning) and rebuilt.
+//! data directory. Each file carries the SHA-256 of its tensor bytes (metadata `sha256`),
+//! checked on every read: a damaged, unverifiable or mismatching cache file is ignored (with a
+//! warning) and rebuilt, never trusted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,14 @@ pub struct CachedArray {
     pub data: Vec<u8>,
     /// Free-form metadata.
     pub metadata: HashMap<String, String>,
+}
+
+/// The metadata key of the tensor bytes' SHA-256.
+const CHECKSUM: &str = "sha256";
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    crate::mnist::hex(&Sha256::digest(bytes))
 }
 
 /// Path of the cache file for `name` and `key` in `dir`.
@@ -45,6 +55,19 @@ pub fn read(path: &Path) -> Result<Option<CachedArray>> {
     if t.dtype() != Dtype::U8 {
         return Err(bad(format!("dtype {:?}, expected U8", t.dtype())));
     }
+    match metadata.get(CHECKSUM) {
+        Some(want) if *want == sha256_hex(t.data()) => {}
+        Some(_) => {
+            return Err(bad(
+                "its contents do not match their checksum (damaged)".into()
+            ))
+        }
+        None => {
+            return Err(bad(
+                "it carries no checksum (written before checksums)".into()
+            ))
+        }
+    }
     Ok(Some(CachedArray {
         shape: t.shape().to_vec(),
         data: t.data().to_vec(),
@@ -63,7 +86,9 @@ pub fn write(path: &Path, array: &CachedArray) -> Result<()> {
     }
     let view = TensorView::new(Dtype::U8, array.shape.clone(), &array.data)
         .map_err(|e| bad(e.to_string()))?;
-    let bytes = safetensors::tensor::serialize([("data", view)], Some(array.metadata.clone()))
+    let mut metadata = array.metadata.clone();
+    metadata.insert(CHECKSUM.into(), sha256_hex(&array.data));
+    let bytes = safetensors::tensor::serialize([("data", view)], Some(metadata))
         .map_err(|e| bad(e.to_string()))?;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).map_err(|e| DataError::io(&tmp, e))?;

@@ -247,6 +247,22 @@ fn omniglot_dirs_zips_cache_and_sampler() {
     let b = Omniglot::from_dir(dir.path(), &opts).unwrap();
     assert!(b.from_cache, "second load uses the cache");
     assert_eq!(a.images, b.images);
+    // A damaged cache (its tail overwritten, the file still parses) is never trusted: the
+    // content checksum catches it and the data are decoded again, identical.
+    let file = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "safetensors"))
+        .expect("cache file");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let n = bytes.len();
+    bytes[n - 1000..].iter_mut().for_each(|b| *b = 0xAB);
+    std::fs::write(&file, &bytes).unwrap();
+    let c = Omniglot::from_dir(dir.path(), &opts).unwrap();
+    assert!(!c.from_cache, "a damaged cache was trusted");
+    assert_eq!(c.images, a.images);
+    // Rewritten: the next load uses the cache again.
+    assert!(Omniglot::from_dir(dir.path(), &opts).unwrap().from_cache);
     assert_eq!(a.characters, b.characters);
     // Inverted: background 0, strokes bright.
     let first = a.character_images(0).unwrap();
