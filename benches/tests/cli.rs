@@ -845,3 +845,40 @@ fn conflicting_or_ignored_settings_are_refused() {
         .collect();
     assert!(ufom(&args).status.success());
 }
+
+/// The README's main example shows what UFOM is: the command it prints draws the exact branch on
+/// a task, so its estimate differs from FOM's (before: its one draw took no exact branch and
+/// printed FOM's value). The section's title counts its commands.
+#[test]
+fn the_readme_main_example_draws_the_exact_branch() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README");
+    assert!(readme.contains("## Three commands"));
+    let line = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("# Main job"))
+        .nth(1)
+        .expect("the main job's command");
+    let args: Vec<&str> = line
+        .split(" -- ")
+        .nth(1)
+        .expect("cargo run … -- ARGS")
+        .split_whitespace()
+        .collect();
+    let out = ufom(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{line}");
+    assert!(text.contains("exact branch drawn: [false, true]"), "{text}");
+    let fom: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == "ufom" { "fom" } else { a })
+        .collect();
+    let fom: Vec<&str> = fom.into_iter().take_while(|a| *a != "--q").collect();
+    let fom_text = String::from_utf8_lossy(&ufom(&fom).stdout).into_owned();
+    let grad = |t: &str| {
+        t.lines()
+            .find(|l| l.starts_with("grad:"))
+            .map(str::to_string)
+    };
+    assert_ne!(grad(&text), grad(&fom_text), "UFOM printed FOM's value");
+}
