@@ -882,3 +882,28 @@ fn the_readme_main_example_draws_the_exact_branch() {
     };
     assert_ne!(grad(&text), grad(&fom_text), "UFOM printed FOM's value");
 }
+
+/// Found by `tests/fuzz_cli.rs`: `map --seed 18446744073709551615` overflowed deriving the
+/// problems' seeds (a panic, exit 101). Seeds wrap now.
+#[test]
+fn the_largest_map_seed_is_a_seed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ufom(&[
+        "map",
+        "--scale",
+        "smoke",
+        "--problem",
+        "quadratic",
+        "--samples",
+        "4",
+        "--seed",
+        "18446744073709551615",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -67,7 +67,7 @@ fn quadratic(s: &Sizes, cfg: &MapConfig) -> Result<ProblemMap> {
     let problem = Quadratic::new(qc, DType::F64, Device::Cpu)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let task = problem.sample_task(&mut rng)?;
-    let theta = problem.theta(&super::unit_direction(8, cfg.seed + 1))?;
+    let theta = problem.theta(&super::unit_direction(8, cfg.seed.wrapping_add(1)))?;
     let desc = format!(
         "quadratic family: dim θ = 8, dim φ = {}, r = {}, α = 0.1, V(θ) = Eθ + e, one sampled task",
         s.quad_p, s.quad_r
@@ -95,7 +95,7 @@ fn mlp(s: &Sizes, cfg: &MapConfig) -> Result<ProblemMap> {
         20,
         5,
         0.3,
-        cfg.seed + 7,
+        cfg.seed.wrapping_add(7),
         DType::F64,
         &Device::Cpu,
     )?;
@@ -110,7 +110,7 @@ fn mlp(s: &Sizes, cfg: &MapConfig) -> Result<ProblemMap> {
     let problem = MlpHypercleaning::new(data, mc)?;
     let inner_dim = problem.phi0().numel();
     let zero = problem.theta_zero()?;
-    let theta = zero.with_values(&super::unit_direction(s.mlp_n, cfg.seed + 2))?;
+    let theta = zero.with_values(&super::unit_direction(s.mlp_n, cfg.seed.wrapping_add(2)))?;
     let desc = format!(
         "hypercleaning MLP on synthetic data: {} train / {} validation examples, 20 inputs, 5 classes, 30 % corrupted, hidden {}, r = {} (+1 folded), α = 1, θ a random unit vector, full-batch task",
         s.mlp_n,
