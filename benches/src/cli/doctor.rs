@@ -23,8 +23,8 @@ pub struct DoctorArgs {
     /// and on the CPU: medians of --reps calls.
     #[arg(long)]
     time: bool,
-    /// Timed calls per measurement.
-    #[arg(long, default_value_t = 10, requires = "time", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Timed calls per measurement (1 ≤ N ≤ 10000).
+    #[arg(long, default_value_t = 10, requires = "time", value_parser = clap::value_parser!(u64).range(1..=10_000))]
     reps: u64,
     /// Also write the timings as JSON to FILE.
     #[arg(long, value_name = "FILE", requires = "time")]

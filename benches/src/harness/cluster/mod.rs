@@ -236,8 +236,8 @@ pub fn options(
 
 /// Task `task`'s cells: C·task .. C·task + C − 1.
 pub fn task_cells(cells: &[CellLine], task: usize, per_task: usize) -> &[CellLine] {
-    let start = (task * per_task).min(cells.len());
-    &cells[start..(start + per_task).min(cells.len())]
+    let start = task.saturating_mul(per_task).min(cells.len());
+    &cells[start..start.saturating_add(per_task).min(cells.len())]
 }
 
 /// Number of tasks for `n` cells at `per_task` each.
