@@ -52,6 +52,12 @@ report:
     cargo run --release -p ufom-bench -- report reports --readme README.md
     cargo run --release -p ufom-bench -- report reports --readme verify/README.md
 
+# The command-line generator (benches/tests/fuzz_cli.rs) and the byte-level reader fuzzers with many more cases than CI's (default 2000).
+fuzz CASES="2000":
+    FUZZ_CASES={{CASES}} cargo test --release -p ufom-bench --test fuzz_cli -- --nocapture
+    PROPTEST_CASES={{CASES}} cargo test --release -p ufom-datasets --test fuzz_readers -- --nocapture
+    PROPTEST_CASES={{CASES}} cargo test --release -p ufom-bench --test fuzz_files -- --nocapture
+
 # The whole suite at smoke scale in seconds (what CI's bench_smoke test runs), into reports/smoke.
 bench-smoke *ARGS:
     cargo run --release -p ufom-bench -- bench --scale smoke --out reports/smoke {{ARGS}}

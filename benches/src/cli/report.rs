@@ -122,8 +122,24 @@ fn render(a: &ReportArgs) -> Result<()> {
             map = Some(read_json(path)?);
             continue;
         }
-        if value.get("experiment").is_none() || value.get("methods").is_none() {
-            continue;
+        match (value.get("experiment"), value.get("methods")) {
+            (Some(_), Some(_)) => {}
+            // Half a report is a damaged one, never another kind of file.
+            (Some(_), None) | (None, Some(_)) => bail!(
+                "{} is damaged: an experiment report missing its `{}`; restore it (git checkout) or rerun `ufom bench`",
+                path.display(),
+                if value.get("experiment").is_none() { "experiment" } else { "methods" }
+            ),
+            // Other JSON files (dashboard, perf, verify, plan) are not experiment reports.
+            (None, None) => {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                let known = ["bencher.json", "verify.json", "plan.json"].contains(&name.as_ref())
+                    || name.starts_with("perf");
+                if !known {
+                    eprintln!("skipped {}: not an experiment report or map", path.display());
+                }
+                continue;
+            }
         }
         check_version(path, &value, SCHEMA_VERSION, "report", "ufom bench")?;
         let mut report: ExperimentReport = read_json(path)?;
