@@ -602,6 +602,36 @@ fn out_must_be_a_folder_and_dry_run_refuses_what_the_run_would() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains("--out") && err.contains("a-file"), "{err}");
     }
+    // A folder of smoke-scale reports: a default-scale dry run is refused as the run would be.
+    let smoke = dir.path().join("smoke");
+    let s = smoke.to_str().expect("utf-8");
+    let run = ufom(&[
+        "bench",
+        "--scale",
+        "smoke",
+        "--experiment",
+        "synthetic",
+        "--out",
+        s,
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let dry = ufom(&[
+        "bench",
+        "--scale",
+        "default",
+        "--experiment",
+        "synthetic",
+        "--dry-run",
+        "--out",
+        s,
+    ]);
+    let err = String::from_utf8_lossy(&dry.stderr);
+    assert_eq!(dry.status.code(), Some(2), "{err}");
+    assert!(err.contains("smoke-scale reports"), "{err}");
     // Control: a folder (absent: created by the run) plans fine.
     let ok = ufom(&[
         "bench",
