@@ -55,7 +55,8 @@ fn source_digest(root: &Path) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The build's commit: `git rev-parse HEAD`, `-dirty` appended when tracked files differ.
+/// The build's commit: `git rev-parse HEAD`, `-dirty` appended when tracked source files
+/// ([`SOURCES`]) differ from it.
 fn build_commit(root: &Path) -> String {
     let git = |args: &[&str]| -> Option<String> {
         let out = Command::new("git")
@@ -70,7 +71,10 @@ fn build_commit(root: &Path) -> String {
     let Some(commit) = git(&["rev-parse", "HEAD"]).filter(|c| !c.is_empty()) else {
         return String::new();
     };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+    // Dirty only where the code is: a run that rewrites reports/ does not dirty the next build.
+    let mut status = vec!["status", "--porcelain", "--untracked-files=no", "--"];
+    status.extend(SOURCES);
+    match git(&status) {
         Some(changes) if !changes.is_empty() => format!("{commit}-dirty"),
         _ => commit,
     }

@@ -15,7 +15,7 @@ pub enum DeviceKind {
     Cuda,
 }
 
-/// The commit this binary was built from (`-dirty` appended when tracked files differed from
+/// The commit this binary was built from (`-dirty` appended when tracked source files differed from
 /// it at build time), embedded by the build script; `None` when built outside a git checkout.
 /// Not the commit of the current directory: a report names the code that produced it.
 pub fn git_commit() -> Option<String> {

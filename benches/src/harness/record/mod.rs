@@ -103,7 +103,7 @@ pub struct DataFile {
 pub struct CodeIdentity {
     /// SHA-256 of the sources, at build time.
     pub digest: String,
-    /// The commit built from (`-dirty` when tracked files differed), if known.
+    /// The commit built from (`-dirty` when tracked source files differed), if known.
     pub commit: Option<String>,
 }
 
@@ -124,7 +124,7 @@ impl CodeIdentity {
 /// Where and how the run happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
-    /// The commit the binary was built from (`-dirty` when tracked files differed), if known.
+    /// The commit the binary was built from (`-dirty` when tracked source files differed), if known.
     pub git_commit: Option<String>,
     /// `cpu` or `cuda:N`.
     pub device: String,
