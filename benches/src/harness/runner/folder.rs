@@ -1,7 +1,7 @@
 //! What an output folder holds: reports of one scale, the previous report of each experiment,
 //! and the cell store of each (experiment, settings, data); writing a report into it.
 
-use super::{MixedScales, OutNotAFolder};
+use super::{BenchOptions, MixedScales, OutNotAFolder, Planned};
 use crate::harness::experiments::{registry, Plan};
 use crate::harness::methods::short_hash;
 use crate::harness::record::CodeIdentity;
@@ -110,4 +110,22 @@ pub(super) fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec
                 || name == crate::harness::report::BENCHER_FILE
         })
         .collect())
+}
+
+/// The cell store a run of `p` would use now: its data prepared (read and checksummed, not
+/// trained), keyed as the run keys it, with `opts.code`. What `--dry-run --resume` counts.
+pub fn current_store(p: &Planned, opts: &BenchOptions) -> Result<CellStore> {
+    let exp = registry()
+        .into_iter()
+        .find(|e| e.id() == p.id)
+        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", p.name))?;
+    let prepared = exp.prepare(&opts.ctx, &p.plan)?;
+    Ok(cell_store(
+        &opts.out,
+        p.id,
+        opts.ctx.scale,
+        &p.plan,
+        prepared.data(),
+        &opts.code,
+    ))
 }

@@ -13,7 +13,7 @@ pub use select::{plan, Planned};
 
 use crate::harness::analysis::aggregate;
 use crate::harness::env;
-use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode};
+use crate::harness::executor::{execute_cell, execute_simulation, Mode};
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::{registry, Context, Experiment, Prepared};
 use crate::harness::record::{CodeIdentity, ExperimentId};
@@ -264,62 +264,4 @@ fn run_experiment(
         simulations,
         analysed_by: Some(opts.code.clone()),
     })
-}
-
-/// Counts a cell's `outcome` into `row` (a missing one into `missing`, as `what`) and returns
-/// its record, if it has one.
-fn tally<T>(
-    outcome: CellOutcome<T>,
-    what: &str,
-    experiment: &str,
-    store: &CellStore,
-    row: &mut SummaryRow,
-    missing: &mut Vec<String>,
-) -> Option<T> {
-    match outcome {
-        CellOutcome::Resumed(r) => {
-            tracing::info!(experiment, cell = what, "resumed finished cell");
-            row.cells_resumed += 1;
-            Some(r)
-        }
-        CellOutcome::Missing(failure) => {
-            let failure = failure
-                .map(|e| format!(": failed: {e}"))
-                .unwrap_or_default();
-            missing.push(format!("{what}{failure}"));
-            None
-        }
-        CellOutcome::Ran(r, seconds, replaced) => {
-            tracing::info!(experiment, cell = what, seconds, "finished cell");
-            row.cells_run += 1;
-            if let Some(why) = replaced {
-                row.cells_recomputed += 1;
-                tracing::warn!(
-                    experiment,
-                    cell = what,
-                    "recomputed a stored cell: {}",
-                    replaced_reason(&why, store.code())
-                );
-            }
-            Some(r)
-        }
-    }
-}
-
-/// The cell store a run of `p` would use now: its data prepared (read and checksummed, not
-/// trained), keyed as the run keys it, with `opts.code`. What `--dry-run --resume` counts.
-pub fn current_store(p: &Planned, opts: &BenchOptions) -> Result<CellStore> {
-    let exp = registry()
-        .into_iter()
-        .find(|e| e.id() == p.id)
-        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", p.name))?;
-    let prepared = exp.prepare(&opts.ctx, &p.plan)?;
-    Ok(cell_store(
-        &opts.out,
-        p.id,
-        opts.ctx.scale,
-        &p.plan,
-        prepared.data(),
-        &opts.code,
-    ))
 }

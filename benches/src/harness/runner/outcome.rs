@@ -1,7 +1,8 @@
 //! How a bench ended: one summary row per experiment, and the usage errors the runner names.
 
-use crate::harness::executor::Replaced;
+use crate::harness::executor::{CellOutcome, Replaced};
 use crate::harness::record::CodeIdentity;
+use crate::harness::store::CellStore;
 use std::path::PathBuf;
 
 /// How one experiment ended in this run.
@@ -156,5 +157,45 @@ pub fn replaced_reason(why: &Replaced, current: &CodeIdentity) -> String {
             "it predates code identities (this build is {})",
             current.describe()
         ),
+    }
+}
+
+/// Counts a cell's `outcome` into `row` (a missing one into `missing`, as `what`) and returns
+/// its record, if it has one.
+pub(super) fn tally<T>(
+    outcome: CellOutcome<T>,
+    what: &str,
+    experiment: &str,
+    store: &CellStore,
+    row: &mut SummaryRow,
+    missing: &mut Vec<String>,
+) -> Option<T> {
+    match outcome {
+        CellOutcome::Resumed(r) => {
+            tracing::info!(experiment, cell = what, "resumed finished cell");
+            row.cells_resumed += 1;
+            Some(r)
+        }
+        CellOutcome::Missing(failure) => {
+            let failure = failure
+                .map(|e| format!(": failed: {e}"))
+                .unwrap_or_default();
+            missing.push(format!("{what}{failure}"));
+            None
+        }
+        CellOutcome::Ran(r, seconds, replaced) => {
+            tracing::info!(experiment, cell = what, seconds, "finished cell");
+            row.cells_run += 1;
+            if let Some(why) = replaced {
+                row.cells_recomputed += 1;
+                tracing::warn!(
+                    experiment,
+                    cell = what,
+                    "recomputed a stored cell: {}",
+                    replaced_reason(&why, store.code())
+                );
+            }
+            Some(r)
+        }
     }
 }
