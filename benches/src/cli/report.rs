@@ -122,6 +122,13 @@ fn render(a: &ReportArgs) -> Result<()> {
             map = Some(read_json(path)?);
             continue;
         }
+        // The other files a report or plan folder holds (dashboard, perf, verify, the plan).
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if ["bencher.json", "verify.json", "plan.json"].contains(&name.as_ref())
+            || name.starts_with("perf")
+        {
+            continue;
+        }
         match (value.get("experiment"), value.get("methods")) {
             (Some(_), Some(_)) => {}
             // Half a report is a damaged one, never another kind of file.
@@ -130,14 +137,9 @@ fn render(a: &ReportArgs) -> Result<()> {
                 path.display(),
                 if value.get("experiment").is_none() { "experiment" } else { "methods" }
             ),
-            // Other JSON files (dashboard, perf, verify, plan) are not experiment reports.
+            // Any other JSON file is not a report: said, then left alone.
             (None, None) => {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                let known = ["bencher.json", "verify.json", "plan.json"].contains(&name.as_ref())
-                    || name.starts_with("perf");
-                if !known {
-                    eprintln!("skipped {}: not an experiment report or map", path.display());
-                }
+                eprintln!("skipped {}: not an experiment report or map", path.display());
                 continue;
             }
         }
