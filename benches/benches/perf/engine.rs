@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use ufom_bench::harness::perf::cases::{
     conv_case, mnist_mlp, perf_estimators, ReferenceCase, MNIST_MLP, REFERENCE_CASES,
 };
-use ufom_bench::harness::perf::engine::{jax_reference, mlp_flops, EngineCase, EngineReport};
+use ufom_bench::harness::perf::engine::{mlp_flops, EngineCase, EngineReport};
 use ufom_bench::harness::perf::read_timing;
 use ufom_bench::process::ProcessSettings;
 
@@ -182,7 +182,6 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
                 )),
                 ReferenceCase::Conv { .. } => None,
             };
-            let jax = jax_reference(case);
             cases.push(EngineCase {
                 case: case.into(),
                 oracles: oracles.to_string(),
@@ -193,8 +192,9 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
                 hvp_flops: flops.map(|f| f.1),
                 gradient_floor_ms: flops.map(|f| floor(f.0)),
                 hvp_floor_ms: flops.map(|f| floor(f.1)),
-                jax_gradient_ms: jax.map(|j| j.0),
-                jax_hvp_ms: jax.map(|j| j.1),
+                // Only a JAX twin run beside these cases may fill these (issue 24).
+                jax_gradient_ms: None,
+                jax_hvp_ms: None,
             });
         }
     }
@@ -216,9 +216,6 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
                  measurement), f32, θ = 0 and φ = φ0 (MLP) or the initialiser's θ (conv)"
             ),
             "floor: the FLOPs of the large products at the matmul rate measured in this run".into(),
-            "jax_*: an independent JAX twin measured on the reference machine of the fast-engine \
-             issue (2-core Zen 5, AVX-512), not rerun here: compare on that machine only"
-                .into(),
             "hypergradient_r10: one estimate at θ = 0 on the full-batch task; the randomised \
              estimators (ufom, adaptive) average over draws of ξ"
                 .into(),

@@ -27,9 +27,12 @@ pub struct EngineCase {
     pub gradient_floor_ms: Option<f64>,
     /// `hvp_flops` at the measured matmul rate, ms.
     pub hvp_floor_ms: Option<f64>,
-    /// The JAX twin's gradient on the reference machine (2-core Zen 5 with AVX-512), ms.
+    /// A JAX twin's gradient measured in the same run, ms; absent until one is (a figure from
+    /// another machine is never written here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jax_gradient_ms: Option<f64>,
-    /// The JAX twin's HVP on the reference machine, ms.
+    /// A JAX twin's HVP measured in the same run, ms; absent until one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jax_hvp_ms: Option<f64>,
 }
 
@@ -46,18 +49,6 @@ pub struct EngineReport {
     pub hypergradient_r10_ms: BTreeMap<String, f64>,
     /// How the figures were obtained.
     pub notes: Vec<String>,
-}
-
-/// The JAX twin's (gradient, HVP) in ms, measured on the reference machine (2-core Zen 5,
-/// AVX-512, f32, medians of 3; fast-engine issue), for cases that have one.
-pub fn jax_reference(case: &str) -> Option<(f64, f64)> {
-    match case {
-        "mlp_n1000" => Some((2.1, 3.0)),
-        "mlp_n5000" => Some((14.3, 16.4)),
-        "conv_f8" => Some((0.52, 1.24)),
-        "conv_f64" => Some((2.3, 5.5)),
-        _ => None,
-    }
 }
 
 /// FLOPs of the large products of one MLP gradient (X W1 and A W2 forward; dW2, dA, dW1
