@@ -238,9 +238,8 @@ fn arguments(
             args.push(pool[v % pool.len()].clone());
         }
     }
-    for (i, &p) in positional.iter().take(cmd.positionals).enumerate() {
-        let pool: Vec<&String> = paths.iter().chain(&edges).collect();
-        let _ = i;
+    let pool: Vec<&String> = paths.iter().chain(&edges).collect();
+    for &p in positional.iter().take(cmd.positionals) {
         args.push(pool[p % pool.len()].clone());
     }
     match cmd.path.first().map(String::as_str) {

@@ -37,8 +37,8 @@ pub fn ordering<'a>(
     for (i, (m, mean)) in ranked.iter().enumerate() {
         if i > 0 {
             let (prev, _) = ranked[i - 1];
-            let v = Claim::versus("", "", metric, &prev.spec, &m.spec, better)
-                .check(&[prev.clone(), (*m).clone()]);
+            let v =
+                Claim::versus("", "", metric, &prev.spec, &m.spec, better).check_among(&[prev, *m]);
             resolved &= v.verdict == Verdict::Supported;
             let step = match (v.verdict, v.p_value) {
                 (Verdict::InsufficientData, _) => format!("insufficient data, {} pair(s)", v.n),

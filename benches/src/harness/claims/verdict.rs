@@ -16,6 +16,12 @@ impl Claim {
     /// finished (a one-sample test against a value), the pairs with a diverged run counted in
     /// [`ClaimVerdict::diverged`], and no test below [`MIN_PAIRS`].
     pub fn check(&self, methods: &[MethodReport]) -> ClaimVerdict {
+        let refs: Vec<&MethodReport> = methods.iter().collect();
+        self.check_among(&refs)
+    }
+
+    /// [`Self::check`] over borrowed reports (no copy of their runs).
+    pub fn check_among(&self, methods: &[&MethodReport]) -> ClaimVerdict {
         // Per seed: the final value, `None` for a diverged run (or one without the metric).
         let finals = |spec: &MethodSpec| -> Vec<(u64, Option<f64>)> {
             methods

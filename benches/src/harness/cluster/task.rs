@@ -5,7 +5,7 @@ use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mo
 use crate::harness::experiments::cell::{Interrupted, Progress};
 use crate::harness::experiments::registry;
 use crate::harness::record::{CodeIdentity, ExperimentId};
-use crate::harness::runner::{self, cell_store};
+use crate::harness::runner;
 use crate::harness::store::{CellId, CellStore};
 use anyhow::{bail, Context as _, Result};
 use std::path::Path;
@@ -57,10 +57,9 @@ pub fn run_task(
             .into_iter()
             .find(|e| e.id() == name)
             .with_context(|| format!("experiment {name}"))?;
-        let prepared = exp
-            .prepare(&opts.ctx, &p.plan)
+        // `opts` writes into `dir` with `code`: the store a local run of the plan would use.
+        let (prepared, store) = runner::prepare_with_store(exp.as_ref(), p, &opts)
             .with_context(|| format!("preparing {name}"))?;
-        let store = cell_store(dir, name, plan.scale, &p.plan, prepared.data(), code);
         for c in mine.iter().filter(|c| c.experiment == name) {
             let progress: Progress = std::rc::Rc::new(|_| {});
             let prepared = Some(prepared.as_ref());

@@ -2,7 +2,7 @@
 //! and the cell store of each (experiment, settings, data); writing a report into it.
 
 use super::{BenchOptions, MixedScales, OutNotAFolder, Planned};
-use crate::harness::experiments::{registry, Plan};
+use crate::harness::experiments::{registry, Experiment, Plan, Prepared};
 use crate::harness::methods::short_hash;
 use crate::harness::record::CodeIdentity;
 use crate::harness::record::{DataFile, ExperimentId, ExperimentReport, Scale, SCHEMA_VERSION};
@@ -112,20 +112,32 @@ pub(super) fn write_reports(report: &ExperimentReport, out: &Path) -> Result<Vec
         .collect())
 }
 
-/// The cell store a run of `p` would use now: its data prepared (read and checksummed, not
-/// trained), keyed as the run keys it, with `opts.code`. What `--dry-run --resume` counts.
-pub fn current_store(p: &Planned, opts: &BenchOptions) -> Result<CellStore> {
-    let exp = registry()
-        .into_iter()
-        .find(|e| e.id() == p.id)
-        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", p.name))?;
+/// `p`'s data prepared by `exp` (read and checksummed, not trained) and the cell store a run
+/// keys by it, in `opts.out` with `opts.code`: what a run, a cluster task and `--dry-run
+/// --resume` all use.
+pub fn prepare_with_store(
+    exp: &dyn Experiment,
+    p: &Planned,
+    opts: &BenchOptions,
+) -> Result<(Box<dyn Prepared>, CellStore)> {
     let prepared = exp.prepare(&opts.ctx, &p.plan)?;
-    Ok(cell_store(
+    let store = cell_store(
         &opts.out,
         p.id,
         opts.ctx.scale,
         &p.plan,
         prepared.data(),
         &opts.code,
-    ))
+    );
+    Ok((prepared, store))
+}
+
+/// The cell store a run of `p` would use now ([`prepare_with_store`]): what `--dry-run
+/// --resume` counts.
+pub fn current_store(p: &Planned, opts: &BenchOptions) -> Result<CellStore> {
+    let exp = registry()
+        .into_iter()
+        .find(|e| e.id() == p.id)
+        .ok_or_else(|| anyhow::anyhow!("no experiment {} in this build", p.name))?;
+    Ok(prepare_with_store(exp.as_ref(), p, opts)?.1)
 }

@@ -67,15 +67,7 @@ fn get_ready<'a>(p: Planned, exp: &'a dyn Experiment, opts: &BenchOptions) -> Re
         let store = CellStore::find(&opts.out, p.id, opts.ctx.scale, &p.plan.config, &opts.code)?;
         (None, store)
     } else {
-        let prepared = exp.prepare(&opts.ctx, &p.plan)?;
-        let store = cell_store(
-            &opts.out,
-            p.id,
-            opts.ctx.scale,
-            &p.plan,
-            prepared.data(),
-            &opts.code,
-        );
+        let (prepared, store) = prepare_with_store(exp, &p, opts)?;
         (Some(prepared), Some(store))
     };
     Ok(Ready {

@@ -2,7 +2,7 @@
 //! published ones, the claims with their verdicts (both also used by the README's blocks), and
 //! the per-method summary; with the text escaping for cells and links.
 
-use crate::harness::claims::MIN_PAIRS;
+use crate::harness::claims::{verdict_word, MIN_PAIRS};
 use crate::harness::record::{ClaimVerdict, MethodReport, Metric, Stat, Table, Verdict};
 use crate::harness::report::{fmt_bytes, fmt_num, fmt_stat};
 use std::collections::BTreeSet;
@@ -36,13 +36,12 @@ pub(crate) fn write_claims(
             _ => MISSING.into(),
         };
         let opt = |v: Option<f64>| v.map(fmt_num).unwrap_or_else(|| MISSING.into());
+        // A significant verdict in bold.
+        let word = verdict_word(c.verdict);
         let mut verdict = match c.verdict {
-            Verdict::Supported => "**supported**",
-            Verdict::Contradicted => "**contradicted**",
-            Verdict::NotResolved => "not resolved",
-            Verdict::InsufficientData => "insufficient data",
-        }
-        .to_string();
+            Verdict::Supported | Verdict::Contradicted => format!("**{word}**"),
+            Verdict::NotResolved | Verdict::InsufficientData => word.to_string(),
+        };
         if c.diverged > 0 {
             let _ = write!(verdict, " ({} diverged, left out)", c.diverged);
         }
