@@ -21,7 +21,7 @@
 //! | `SLURM_ARRAY_TASK_ID` | → [`Config::slurm_array_task_id`] | `ufom cell run`: the task index when `--index` is not given (an empty value is an error, not unset) |
 //! | `UFOM_FEWSHOT_BACKWARD_CLIP` | → [`Config::old_backward_clip_set`] | no longer a setting: `ufom bench` refuses to run while it is set (even empty), pointing to `--backward-clip` |
 //! | `LD_LIBRARY_PATH` | → [`Config::library_path`] | `ufom doctor` looks for the CUDA libraries there first (the dynamic loader reads it too) |
-//! | `RAYON_NUM_THREADS` | [`ufom_bench::process::configure`] (start-up of `ufom` and the benches) | rayon's and candle's thread count; set to the available parallelism when unset |
+//! | `RAYON_NUM_THREADS` | [`ufom_bench::process::configure`] (start-up of `ufom` and the benches) | rayon's and candle's thread count; set to the available parallelism when unset; the threads `--jobs` shares among its cells (default: one cell per thread) |
 //! | `MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES` | [`ufom_bench::process::configure`] | when any is set, glibc's allocator thresholds are left to the user |
 //! | `VERIFY_REPORT` | `verify::report::report_path_from_env` (the edge of `cargo test -p verify`) | the file the verification tests write their records to; default `target/verify.json` |
 //!
@@ -49,6 +49,9 @@ pub struct Config {
     pub old_backward_clip_set: bool,
     /// `LD_LIBRARY_PATH`, split.
     pub library_path: Vec<PathBuf>,
+    /// `RAYON_NUM_THREADS` (set at start-up to the available parallelism unless the user set
+    /// it): the threads `--jobs` shares among its cells; 1 when unset or not a positive number.
+    pub threads: usize,
 }
 
 impl Config {
@@ -90,6 +93,10 @@ impl Config {
             library_path: var("LD_LIBRARY_PATH")
                 .map(|v| std::env::split_paths(&v).collect())
                 .unwrap_or_default(),
+            threads: text("RAYON_NUM_THREADS")
+                .and_then(|v| v.parse().ok())
+                .filter(|&n: &usize| n > 0)
+                .unwrap_or(1),
         }
     }
 

@@ -393,7 +393,7 @@ fn backward_clip_is_a_flag_not_an_environment_variable() {
     let (stdout, stderr) = text(&list);
     assert!(list.status.success(), "{stderr}");
     assert!(stdout.contains("recompute_exact_clip10@20"), "{stdout}");
-    assert!(stdout.contains("ufom_q0.2_clip10@30"), "{stdout}");
+    assert!(stdout.contains("ufom_q0.2_clip10@5"), "{stdout}");
     assert!(stdout.contains("fom@20"), "{stdout}");
 }
 
@@ -426,6 +426,7 @@ fn resume_recomputes_cells_of_other_code_and_each_run_names_its_code() {
             backward_clip: None,
         },
         code,
+        jobs: ufom_bench::harness::jobs::Jobs::serial(1),
     };
     let cells = |code: CodeIdentity, merge_only: bool| {
         let o = runner::run(&opts(code, merge_only)).expect("run");

@@ -9,13 +9,12 @@ use crate::params::ParamList;
 use crate::problem::BilevelProblem;
 use candle_core::{Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What the estimators may ask of a problem (REFERENCE §2).
-pub trait Oracles {
+pub trait Oracles: Send + Sync {
     /// The task type.
-    type Task;
+    type Task: Send + Sync;
     /// α_1..α_r.
     fn step_sizes(&self) -> &[f64];
     /// φ0 = V(θ, T) (value only).
@@ -321,32 +320,48 @@ impl std::ops::AddAssign for Calls {
 
 /// Counts every oracle call of the oracles it wraps, so budgets are a property of the problem.
 /// V and its vector-Jacobian product are not function calls in Proposition 1 and are not counted.
+///
+/// A [`Counted::fork`] shares the oracles and counts its own calls from zero, adding each to
+/// the counters it was forked from too: the tasks of a parallel meta-batch each count their
+/// estimate's calls while the run's counter sees them all.
 pub struct Counted<O> {
-    inner: O,
-    calls: Cell<Calls>,
-    on_call: Option<Box<dyn Fn(Calls)>>,
+    inner: Arc<O>,
+    /// This counter, then the ones it was forked from (the root last).
+    counters: Vec<Arc<Mutex<Calls>>>,
+    on_call: Option<Arc<dyn Fn(Calls) + Send + Sync>>,
 }
 
 impl<O: Oracles> Counted<O> {
     /// Wraps `inner` with zeroed counters.
     pub fn new(inner: O) -> Self {
         Self {
-            inner,
-            calls: Cell::new(Calls::default()),
+            inner: Arc::new(inner),
+            counters: vec![Arc::default()],
             on_call: None,
         }
     }
 
-    /// Calls `hook` with the running count after every counted call (progress reporting
-    /// inside long estimates).
-    pub fn on_call(mut self, hook: impl Fn(Calls) + 'static) -> Self {
-        self.on_call = Some(Box::new(hook));
+    /// Calls `hook` with the root counter's running count after every counted call (progress
+    /// reporting inside long estimates).
+    pub fn on_call(mut self, hook: impl Fn(Calls) + Send + Sync + 'static) -> Self {
+        self.on_call = Some(Arc::new(hook));
         self
     }
 
-    /// Calls so far.
+    /// A counter of the same oracles starting from zero, whose calls count here too.
+    pub fn fork(&self) -> Self {
+        let mut counters = vec![Arc::default()];
+        counters.extend(self.counters.iter().cloned());
+        Self {
+            inner: self.inner.clone(),
+            counters,
+            on_call: self.on_call.clone(),
+        }
+    }
+
+    /// Calls so far (with those of its forks).
     pub fn calls(&self) -> Calls {
-        self.calls.get()
+        *lock(&self.counters[0])
     }
 
     /// The wrapped oracles.
@@ -355,12 +370,22 @@ impl<O: Oracles> Counted<O> {
     }
 
     fn charge(&self, grad: u64, hvp: u64) {
-        let calls = self.calls.get() + Calls { grad, hvp };
-        self.calls.set(calls);
+        let mut root = Calls::default();
+        for c in &self.counters {
+            let mut c = lock(c);
+            *c += Calls { grad, hvp };
+            root = *c;
+        }
         if let Some(hook) = &self.on_call {
-            hook(calls);
+            hook(root);
         }
     }
+}
+
+/// The count behind `m` (a counter only ever holds a finished addition, so a panic elsewhere
+/// cannot leave it half-written: a poisoned lock is still read).
+fn lock(m: &Mutex<Calls>) -> std::sync::MutexGuard<'_, Calls> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl<O: Oracles> Oracles for Counted<O> {

@@ -10,9 +10,10 @@ use candle_core::Tensor;
 use rand::RngCore;
 
 /// One ABLO problem: eq (2)–(4) of the paper.
-pub trait BilevelProblem {
-    /// A task T drawn from p(T) (data, a target, an index...).
-    type Task;
+pub trait BilevelProblem: Send + Sync {
+    /// A task T drawn from p(T) (data, a target, an index...); shared with the threads of a
+    /// parallel meta-batch.
+    type Task: Send + Sync;
 
     /// The start point φ0 = V(θ, T); must stay differentiable in θ.
     fn start(&self, theta: &ParamList, task: &Self::Task) -> Result<ParamList>;

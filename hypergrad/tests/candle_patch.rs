@@ -91,3 +91,20 @@ fn backward_create_graph_differentiates_twice() -> candle_core::Result<()> {
     assert_eq!(d2.to_scalar::<f64>()?, 48.0);
     Ok(())
 }
+
+/// Patch 6: inside a caller's rayon pool, candle sizes its kernels' parallelism by that pool,
+/// not by the process-wide thread count (a cell running on its share of the threads keeps to
+/// it); outside any pool it answers as before.
+#[test]
+fn thread_count_follows_the_installed_pool() {
+    let outside = candle_core::utils::get_num_threads();
+    for threads in [1, 3] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a pool");
+        assert_eq!(pool.install(candle_core::utils::get_num_threads), threads);
+    }
+    // Negative control: the same question outside the pools still gets the global answer.
+    assert_eq!(candle_core::utils::get_num_threads(), outside);
+}

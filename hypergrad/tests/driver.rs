@@ -23,13 +23,15 @@ fn a_meta_batch_step_averages_the_tasks_estimates() -> Result<()> {
     let o = quadratic(QuadraticConfig::default())?;
     let p = o.inner().problem().clone();
     let theta = p.theta(&vec![0.3; p.config().s])?;
-    // By hand: three tasks and UFOM draws from one generator, in the step's order.
+    // By hand: three tasks, each followed by the seed of its estimate's draws, from the run's
+    // generator in the step's order.
     let mut r = rng(5);
     let mut est = Ufom::new(0.5)?;
     let mut sum: Option<ParamList> = None;
     for _ in 0..3 {
         let t = p.sample_task(&mut r)?;
-        let g = est.estimate(&o, &theta, &t, &mut r)?.grad;
+        let mut own = rng(r.next_u64());
+        let g = est.estimate(&o, &theta, &t, &mut own)?.grad;
         sum = Some(match sum {
             None => g,
             Some(s) => s.add(&g)?,
@@ -109,14 +111,23 @@ fn counted_oracles_report_every_call_to_the_hook() -> Result<()> {
     )?;
     let theta = p.theta(&vec![0.1; p.config().s])?;
     let task = p.sample_task(&mut rng(2))?;
-    let seen = Rc::new(RefCell::new(Vec::new()));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = seen.clone();
-    let o = Counted::new(Autodiff::new(p)?).on_call(move |c| log.borrow_mut().push(c.total()));
+    let o = Counted::new(Autodiff::new(p)?).on_call(move |c| {
+        log.lock().expect("log").push(c.total());
+    });
     let e = Fom.estimate(&o, &theta, &task, &mut rng(3))?;
     // Counted once, around the estimator: r + 1 gradient calls, each reported as it happens.
-    assert_eq!(e.calls.total(), (o.step_sizes().len() + 1) as u64);
+    let r1 = (o.step_sizes().len() + 1) as u64;
+    assert_eq!(e.calls.total(), r1);
     let want: Vec<u64> = (1..=e.calls.total()).collect();
-    assert_eq!(*seen.borrow(), want);
+    assert_eq!(*seen.lock().expect("log"), want);
+    // A fork counts its own calls from zero; the root and the hook see them too.
+    let fork = o.fork();
+    let e2 = Fom.estimate(&fork, &theta, &task, &mut rng(3))?;
+    assert_eq!((e2.calls.total(), fork.calls().total()), (r1, r1));
+    assert_eq!(o.calls().total(), 2 * r1);
+    assert_eq!(seen.lock().expect("log").last(), Some(&(2 * r1)));
     Ok(())
 }
 
@@ -184,5 +195,55 @@ fn no_run_ends_above_its_call_budget() -> Result<()> {
         discarding > 0,
         "no run crossed its budget: the check was not exercised"
     );
+    Ok(())
+}
+
+/// A meta-batch's estimates run in parallel and are summed in task order: the step is the same,
+/// bit for bit, on one thread and on four. The control shows the comparison is sharp enough to
+/// see a change of summation order.
+#[test]
+fn a_parallel_meta_batch_is_bitwise_the_serial_one() -> Result<()> {
+    let o = quadratic(QuadraticConfig::default())?;
+    let p = o.inner().problem().clone();
+    let theta = p.theta(&vec![0.3; p.config().s])?;
+    let step_on = |threads: usize| -> Result<Vec<f64>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool");
+        pool.install(|| {
+            let mut est = Ufom::new(0.3)?;
+            let mut step =
+                EstimatorStep::new(&mut est, sgd(1.0)?, |r| p.sample_task(r)).meta_batch(7);
+            let mut r = rng(11);
+            let mut theta = theta.clone();
+            for _ in 0..3 {
+                theta = step.step(&o, &theta, 0.0, &mut r)?.theta;
+            }
+            theta.to_vec()
+        })
+    };
+    let one = step_on(1)?;
+    assert_eq!(one, step_on(4)?);
+    // Control: the same seven estimates summed in reverse order differ in some bit.
+    let mut r = rng(11);
+    let mut grads = Vec::new();
+    for _ in 0..7 {
+        let t = p.sample_task(&mut r)?;
+        let mut own = rng(r.next_u64());
+        grads.push(Ufom::new(0.3)?.estimate(&o, &theta, &t, &mut own)?.grad);
+    }
+    let sum = |gs: Vec<&ParamList>| -> Result<Vec<f64>> {
+        let mut s = gs[0].clone();
+        for g in &gs[1..] {
+            s = s.add(g)?;
+        }
+        s.to_vec()
+    };
+    let (fwd, rev) = (
+        sum(grads.iter().collect())?,
+        sum(grads.iter().rev().collect())?,
+    );
+    assert_ne!(fwd, rev, "reversing the sum should change some bit");
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! `ufom bench`: run experiments under matched function-call budgets and write the reports.
 
-use super::{positive, UsageError};
+use super::{jobs, positive, UsageError, MAX_JOBS};
 use crate::config::{Config, OLD_BACKWARD_CLIP_ENV};
 use anyhow::Result;
 use clap::Args;
@@ -71,6 +71,10 @@ pub struct BenchArgs {
     /// Device for training.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Cells run at once, sharing this process's threads (RAYON_NUM_THREADS, set to the cores
+    /// when unset); default: one cell per thread. Results are the same for every N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_JOBS))]
+    jobs: Option<u64>,
     /// Directory holding the data sets (before UFOM_DATA_DIR and the Hub cache).
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -143,6 +147,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
                 backward_clip: a.backward_clip,
             },
             code: env::build_code(),
+            jobs: jobs(a.jobs, config),
         };
         let cells = cluster::write_plan(&opts, dir, a.device).map_err(usage)?;
         println!(
@@ -170,6 +175,7 @@ pub fn run(a: &BenchArgs, config: &Config) -> Result<()> {
             backward_clip: a.backward_clip,
         },
         code: env::build_code(),
+        jobs: jobs(a.jobs, config),
     };
     if a.list || a.dry_run {
         let mut opts = opts;
@@ -254,7 +260,9 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
         "scale {scale}; estimates from the seconds per call of the last {scale}-scale run in {}",
         opts.out.display()
     );
+    println!("parallel: {}", opts.jobs.describe());
     let mut total = Some(0.0);
+    let mut wall = Some(0.0);
     for p in planned {
         // With --resume, what is finished is counted against the data as it is now (read and
         // checksummed here) and this build's code, exactly as the run will.
@@ -280,6 +288,10 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
             })
             .unwrap_or_default();
         total = total.zip(estimate).map(|(t, e)| t + e);
+        // Cells at once: the cell time divided among the workers (an estimate: it assumes the
+        // cells are alike and were timed at the same --jobs).
+        let workers = opts.jobs.split(p.unfinished(store.as_ref()).len()).0 as f64;
+        wall = wall.zip(estimate).map(|(t, e)| t + e / workers);
         let data = match &p.missing {
             None => "data ready".to_string(),
             Some(why) => format!("NOT RUNNABLE: {why}"),
@@ -307,7 +319,12 @@ fn print_plans(planned: &[Planned], opts: &BenchOptions, dry_run: bool) {
         }
     }
     match total {
-        Some(t) if dry_run => println!("\ntotal estimated training time: {}", duration(t)),
+        Some(t) if dry_run => println!(
+            "\ntotal estimated training time: {} of cell time, about {} wall at {} cell(s) at once",
+            duration(t),
+            duration(wall.unwrap_or(t)),
+            opts.jobs.jobs
+        ),
         _ => {}
     }
     if dry_run {

@@ -2,7 +2,7 @@
 //! tasks, e.g. a SLURM job array (see `ufom_bench::harness::cluster`).
 
 use super::bench::{DeviceArg, DeviceChoice};
-use super::UsageError;
+use super::{jobs, UsageError, MAX_JOBS};
 use crate::config::Config;
 use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand};
@@ -37,6 +37,10 @@ struct CellRunArgs {
     /// Device; default: the plan's.
     #[arg(long, value_enum)]
     device: Option<DeviceArg>,
+    /// The task's cells run at once, sharing this process's threads; default: one per thread
+    /// (RAYON_NUM_THREADS, else the CPUs the task was given). Results are the same for every N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=MAX_JOBS))]
+    jobs: Option<u64>,
 }
 
 /// Runs `ufom cell …`.
@@ -60,6 +64,7 @@ pub fn cell(a: &CellArgs, config: &Config) -> Result<()> {
         device,
         &config.data,
         &env::build_code(),
+        jobs(r.jobs, config),
     )
     .with_context(|| format!("task {index} of {}", r.plan.display()))?;
     println!(

@@ -147,3 +147,15 @@ pub fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
 }
+
+/// The most cells `--jobs` runs at once: far above any machine's cores.
+pub const MAX_JOBS: u64 = 1024;
+
+/// `--jobs N` on this process's threads, or without it one cell per thread.
+pub fn jobs(arg: Option<u64>, config: &crate::config::Config) -> ufom_bench::harness::jobs::Jobs {
+    use ufom_bench::harness::jobs::Jobs;
+    match arg {
+        Some(n) => Jobs::new(n as usize, config.threads),
+        None => Jobs::for_threads(config.threads),
+    }
+}

@@ -11,6 +11,7 @@ pub mod env;
 pub mod executor;
 pub mod experiments;
 pub mod interrupt;
+pub mod jobs;
 pub mod map;
 pub mod methods;
 pub mod perf;

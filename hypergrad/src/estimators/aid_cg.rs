@@ -78,6 +78,11 @@ impl AidCg {
 }
 
 impl<O: Oracles> Estimator<O> for AidCg {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn name(&self) -> String {
         format!("aid_cg(N={})", self.steps)
     }

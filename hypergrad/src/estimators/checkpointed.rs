@@ -154,6 +154,11 @@ impl<O: Oracles> Reversal<'_, O> {
 }
 
 impl<O: Oracles> Estimator<O> for Checkpointed {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(self.clone()))
+    }
+
     fn name(&self) -> String {
         match self.slots {
             Some(s) => format!("checkpointed(slots={s})"),

@@ -13,6 +13,11 @@ use rand::RngCore;
 pub struct Fom;
 
 impl<O: Oracles> Estimator<O> for Fom {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         "fom".into()
     }

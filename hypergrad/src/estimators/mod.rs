@@ -126,6 +126,13 @@ pub trait Estimator<O: Oracles> {
         rng: &mut dyn RngCore,
     ) -> Result<Estimate>;
 
+    /// A copy for one task of a parallel meta-batch ([`crate::driver::EstimatorStep`]); `None`
+    /// (the default) when an estimate depends on earlier ones, as adaptive UFOM's running
+    /// estimates do: such an estimator's tasks run one after another.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        None
+    }
+
     /// [`Estimator::compute`] with the oracle calls it made.
     fn estimate(
         &mut self,

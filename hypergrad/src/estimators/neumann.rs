@@ -40,6 +40,11 @@ impl Neumann {
 }
 
 impl<O: Oracles> Estimator<O> for Neumann {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         format!("neumann(Q={})", self.terms)
     }

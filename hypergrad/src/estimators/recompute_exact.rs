@@ -30,6 +30,11 @@ impl RecomputeExact {
 }
 
 impl<O: Oracles> Estimator<O> for RecomputeExact {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         "recompute_exact".into()
     }

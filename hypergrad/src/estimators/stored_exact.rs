@@ -23,6 +23,11 @@ use rand::RngCore;
 pub struct StoredExact;
 
 impl<O: Oracles> Estimator<O> for StoredExact {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         "stored_exact".into()
     }

@@ -40,6 +40,11 @@ impl Truncated {
 }
 
 impl<O: Oracles> Estimator<O> for Truncated {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         format!("truncated(k={})", self.k)
     }

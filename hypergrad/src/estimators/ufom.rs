@@ -44,6 +44,11 @@ impl Ufom {
 }
 
 impl<O: Oracles> Estimator<O> for Ufom {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         format!("ufom(q={})", crate::params::compact(self.q))
     }

@@ -16,6 +16,11 @@ use rand::RngCore;
 pub struct Unrolled;
 
 impl<O: UnrolledReference> Estimator<O> for Unrolled {
+    /// Nothing carries over between estimates: each task of a meta-batch gets a copy.
+    fn for_task(&self) -> Option<Box<dyn Estimator<O> + Send>> {
+        Some(Box::new(*self))
+    }
+
     fn name(&self) -> String {
         "unrolled".into()
     }

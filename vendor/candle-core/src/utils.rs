@@ -424,6 +424,11 @@ fn candle_num_threads() -> usize {
 }
 
 pub fn get_num_threads() -> usize {
+    // Inside a rayon pool (a caller's `ThreadPool::install`, or a parallel iterator), use that
+    // pool's size: a caller who runs candle on its share of the threads keeps it.
+    if rayon::current_thread_index().is_some() {
+        return rayon::current_num_threads();
+    }
     // Respond to the same environment variable as rayon.
     rayon_num_threads()
 }

@@ -18,6 +18,7 @@ pub use task::*;
 
 use crate::harness::env::DeviceKind;
 use crate::harness::experiments::Context;
+use crate::harness::jobs::Jobs;
 use crate::harness::record::Scale;
 use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::runner::{self, BenchOptions};
@@ -231,6 +232,8 @@ pub fn options(
             backward_clip: plan.backward_clip,
         },
         code: code.clone(),
+        // A task's own share of the machine is set by `ufom cell run --jobs`.
+        jobs: Jobs::serial(1),
     }
 }
 

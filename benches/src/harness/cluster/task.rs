@@ -1,11 +1,13 @@
 //! One task of a plan: its cells through the executor, and which cells are finished.
 
 use super::{options, read_plan, task_cells, task_count, CellLine, PlanFile};
-use crate::harness::executor::{execute_cell, execute_simulation, CellOutcome, Mode, Replaced};
-use crate::harness::experiments::cell::{Interrupted, Progress};
+use crate::harness::executor::{CellOutcome, Mode, Replaced};
+use crate::harness::experiments::cell::Interrupted;
 use crate::harness::experiments::registry;
+use crate::harness::jobs::Jobs;
 use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::runner;
+use crate::harness::runner::cells::{Obtain, Obtained, Work};
 use crate::harness::store::{CellId, CellStore};
 use anyhow::{bail, Context as _, Result};
 use std::path::Path;
@@ -24,7 +26,8 @@ pub struct TaskOutcome {
 
 /// Runs task `task` of the plan in `dir` (cells C·task .. C·task + C − 1) on `device`, with
 /// the data sets located by [`options`]: each unfinished cell is trained and saved; finished
-/// ones are skipped. A failing cell records its error and the task fails after trying the rest.
+/// ones are skipped; `jobs` cells run at once. A failing cell records its error and the task
+/// fails after trying the rest.
 pub fn run_task(
     dir: &Path,
     task: usize,
@@ -32,6 +35,7 @@ pub fn run_task(
     device: candle_core::Device,
     data: &DataConfig,
     code: &CodeIdentity,
+    jobs: Jobs,
 ) -> Result<TaskOutcome> {
     let (plan, cells) = read_plan(dir)?;
     let mine = task_cells(&cells, task, per_task);
@@ -60,16 +64,34 @@ pub fn run_task(
         // `opts` writes into `dir` with `code`: the store a local run of the plan would use.
         let (prepared, store) = runner::prepare_with_store(exp.as_ref(), p, &opts)
             .with_context(|| format!("preparing {name}"))?;
-        for c in mine.iter().filter(|c| c.experiment == name) {
-            let progress: Progress = std::rc::Rc::new(|_| {});
-            let prepared = Some(prepared.as_ref());
-            let replaced = match c.resolve(&p.plan)? {
-                CellId::Run(method, seed) => {
-                    execute_cell(prepared, &store, method, seed, Mode::Resume, &progress).map(ran)
-                }
-                CellId::Simulation(sim) => {
-                    execute_simulation(prepared, &store, sim, Mode::Resume).map(ran)
-                }
+        let lines: Vec<&CellLine> = mine.iter().filter(|c| c.experiment == name).collect();
+        let items = lines
+            .iter()
+            .map(|c| {
+                Ok(match c.resolve(&p.plan)? {
+                    CellId::Run(method, seed) => Work::Run(method, seed),
+                    CellId::Simulation(sim) => Work::Simulation(sim),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let obtain = Obtain {
+            prepared: Some(prepared.as_ref()),
+            store: &store,
+            mode: Mode::Resume,
+            budget: p.plan.budget.calls,
+            jobs,
+            // A failing cell records its error; the task tries the rest.
+            stop_on_error: false,
+        };
+        let obtained = obtain.all(&items, &indicatif::ProgressBar::hidden())?;
+        for (c, got) in lines.iter().zip(obtained) {
+            let replaced = match got {
+                // Not started: Ctrl-C stopped the task (its error is at an earlier cell).
+                None => continue,
+                Some(got) => got.map(|got| match got {
+                    Obtained::Run(o) => ran(o),
+                    Obtained::Simulation(o) => ran(o),
+                }),
             };
             match replaced {
                 Ok(Some(replaced)) => {

@@ -104,7 +104,7 @@ pub trait Experiment {
 }
 
 /// An experiment ready to run.
-pub trait Prepared {
+pub trait Prepared: Sync {
     /// The data files used, with their checksums (recorded in the report; part of the resume
     /// key, so cells computed on other data are never reused).
     fn data(&self) -> &[DataFile];

@@ -4,6 +4,7 @@
 //! does not stop the others; failures are collected for the caller ([`outcome`]). What runs is
 //! selected in [`select`]; what an output folder holds is read in [`folder`].
 
+pub(crate) mod cells;
 mod folder;
 mod outcome;
 mod select;
@@ -13,16 +14,17 @@ pub use select::{plan, Planned};
 
 use crate::harness::analysis::aggregate;
 use crate::harness::env;
-use crate::harness::executor::{execute_cell, execute_simulation, Mode};
-use crate::harness::experiments::cell::{Interrupted, Progress};
+use crate::harness::executor::Mode;
+use crate::harness::experiments::cell::Interrupted;
 use crate::harness::experiments::{registry, Context, Experiment, Prepared};
+use crate::harness::jobs::Jobs;
 use crate::harness::record::{CodeIdentity, ExperimentId};
 use crate::harness::record::{ExperimentReport, RunStatus, SCHEMA_VERSION};
 use crate::harness::store::CellStore;
 use anyhow::Result;
+use cells::{Obtained, Work};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::Instant;
 
 /// What `ufom bench` was asked to do.
@@ -45,6 +47,8 @@ pub struct BenchOptions {
     /// The code whose finished cells `--resume` reuses and whose identity new cells record
     /// ([`CodeIdentity::of_build`]; tests pass another to play a changed build).
     pub code: CodeIdentity,
+    /// How many cells run at once, on how many threads ([`Jobs`]).
+    pub jobs: Jobs,
 }
 
 /// An experiment ready to run: its plan, itself (for the analysis), its prepared data (none
@@ -177,58 +181,59 @@ fn run_experiment(
     } else {
         Mode::Fresh
     };
-    let mut methods = Vec::new();
-    let mut simulations = Vec::new();
-    let mut done_calls = 0u64;
-    let mut missing = Vec::new();
-    let result = (|| -> Result<()> {
-        for method in &plan.methods {
-            let mut runs = Vec::new();
-            for &seed in &plan.seeds {
-                bar.set_message(format!("{} seed {seed}", method.label));
-                let (b, base, budget) = (bar.clone(), done_calls, plan.budget.calls);
-                let progress: Progress = Rc::new(move |c| b.set_position(base + c.min(budget)));
-                let Some(store) = &ready.store else {
-                    // A merge that found no store: no cell of these settings was saved.
-                    missing.push(format!("{} seed {seed}", method.label));
-                    continue;
-                };
-                let outcome = execute_cell(prepared, store, method, seed, mode, &progress)?;
-                let what = format!("{} seed {seed}", method.label);
-                let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) else {
-                    continue;
-                };
-                if record.status == RunStatus::Diverged {
-                    row.diverged += 1;
-                    tracing::warn!(
-                        experiment = p.name,
-                        method = %method.label,
-                        seed,
-                        "run diverged; recorded as such"
-                    );
-                }
-                done_calls += plan.budget.calls;
-                bar.set_position(done_calls);
-                runs.push(record);
-            }
-            methods.push(aggregate(method.clone(), runs));
+    let items = cells::work_items(plan);
+    let obtained = match &ready.store {
+        Some(store) => cells::Obtain {
+            prepared,
+            store,
+            mode,
+            budget: plan.budget.calls,
+            jobs: opts.jobs,
+            stop_on_error: true,
         }
-        for sim in &plan.simulations {
-            bar.set_message(format!("simulation {}", sim.name));
-            let what = format!("simulation {}", sim.name);
-            let Some(store) = &ready.store else {
-                missing.push(what);
-                continue;
-            };
-            let outcome = execute_simulation(prepared, store, sim, mode)?;
-            if let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) {
-                simulations.push(record);
-            }
-        }
-        Ok(())
-    })();
+        .all(&items, &bar),
+        // A merge that found no store: no cell of these settings was saved.
+        None => Ok(items.iter().map(|_| None).collect()),
+    };
     bar.finish_and_clear();
-    result?;
+    let obtained = obtained?;
+    let (mut methods, mut simulations, mut missing) = (Vec::new(), Vec::new(), Vec::new());
+    let mut runs = Vec::new();
+    for (i, (item, got)) in items.iter().zip(obtained).enumerate() {
+        let what = item.describe();
+        let (Some(store), Some(got)) = (&ready.store, got) else {
+            missing.push(what);
+            continue;
+        };
+        match (got?, item) {
+            (Obtained::Run(outcome), Work::Run(method, seed)) => {
+                if let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) {
+                    if record.status == RunStatus::Diverged {
+                        row.diverged += 1;
+                        tracing::warn!(
+                            experiment = p.name,
+                            method = %method.label,
+                            seed,
+                            "run diverged; recorded as such"
+                        );
+                    }
+                    runs.push(record);
+                }
+                // The method's last seed: its report.
+                if !matches!(items.get(i + 1), Some(Work::Run(m, _)) if m.label == method.label) {
+                    methods.push(aggregate((*method).clone(), std::mem::take(&mut runs)));
+                }
+            }
+            (Obtained::Simulation(outcome), _) => {
+                if let Some(record) = tally(outcome, &what, p.name, store, row, &mut missing) {
+                    simulations.push(record);
+                }
+            }
+            (Obtained::Run(_), Work::Simulation(_)) => {
+                anyhow::bail!("{what}: the executor returned a training run")
+            }
+        }
+    }
     if !missing.is_empty() {
         return Err(MissingCells { cells: missing }.into());
     }

@@ -17,14 +17,14 @@ use hypergrad::driver::{
 use hypergrad::{Counted, Oracles, ParamList};
 use rand::RngCore;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Metric values.
 pub type Metrics = BTreeMap<Metric, f64>;
 
 /// Receives the calls a cell has spent so far, after every oracle call.
-pub type Progress = Rc<dyn Fn(u64)>;
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
 /// `oracles`, counted, reporting every call to `progress`.
 pub fn counted<O: Oracles>(oracles: O, progress: &Progress) -> Counted<O> {

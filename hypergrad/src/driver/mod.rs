@@ -6,6 +6,8 @@
 //! meta-learners (Reptile) implement the trait themselves. Logging, curves and progress are
 //! [`Observer`]s; the driver itself prints nothing.
 
+mod meta_batch;
+
 use crate::error::Result;
 use crate::estimators::{Diagnostics, Estimator};
 use crate::optim::OuterOptimizer;
@@ -82,7 +84,9 @@ pub trait OuterStep<O: Oracles> {
 }
 
 /// Algorithm 1's step: draw `tasks_per_step` tasks, average their hypergradient estimates (a
-/// meta-batch; 1 = plain Algorithm 1) and step θ with the outer optimiser.
+/// meta-batch; 1 = plain Algorithm 1) and step θ with the outer optimiser. A meta-batch's
+/// estimates run in parallel on the current rayon pool, each with its own seed, and are summed
+/// in task order ([`meta_batch`]): the result does not depend on the thread count.
 pub struct EstimatorStep<'a, O: Oracles, F> {
     /// The hypergradient estimator.
     pub estimator: &'a mut dyn Estimator<O>,
@@ -136,11 +140,23 @@ where
         _budget_fraction: f64,
         rng: &mut dyn RngCore,
     ) -> Result<Step> {
+        let estimates = if self.tasks_per_step == 1 {
+            // One task: its estimate draws from the run's generator directly.
+            let task = (self.sample_task)(rng)?;
+            vec![self.estimator.estimate(oracles, theta, &task, rng)?]
+        } else {
+            // A meta-batch: tasks and their seeds drawn in order, the estimates in parallel.
+            let mut tasks = Vec::with_capacity(self.tasks_per_step);
+            for _ in 0..self.tasks_per_step {
+                let task = (self.sample_task)(rng)?;
+                tasks.push((task, rng.next_u64()));
+            }
+            meta_batch::estimate_all(&mut *self.estimator, oracles, theta, tasks)?
+        };
         let mut sum: Option<ParamList> = None;
         let (mut diagnostics, mut peak) = (Vec::with_capacity(self.tasks_per_step), 0);
-        for _ in 0..self.tasks_per_step {
-            let task = (self.sample_task)(rng)?;
-            let e = self.estimator.estimate(oracles, theta, &task, rng)?;
+        // Summed in task order, whatever order the estimates finished in.
+        for e in estimates {
             peak = peak.max(e.peak_state_bytes);
             diagnostics.push(e.diagnostics);
             sum = Some(match sum {
