@@ -3,7 +3,6 @@
 //! few-shot conv net; the MLP and MAML have hand-derived (analytic) oracle twins.
 
 pub mod convnet;
-mod convnet_analytic;
 pub mod counterexample;
 pub mod maml;
 pub mod maml_analytic;
