@@ -231,6 +231,25 @@ fn analytic_rejects_malformed_inputs() -> Result<()> {
     Ok(())
 }
 
+/// The relative difference of the hypergradients of `e` through the two oracles at `x`.
+fn through_both<E>(
+    mut e: E,
+    analytic: &Counted<MamlAnalytic>,
+    autodiff: &Counted<Autodiff<Maml>>,
+    x: &Point,
+    seed: u64,
+) -> Result<f64>
+where
+    E: Estimator<MamlAnalytic> + Estimator<Autodiff<Maml>>,
+{
+    let rng = &mut ChaCha8Rng::seed_from_u64(seed);
+    let a = Estimator::<MamlAnalytic>::estimate(&mut e, analytic, &x.theta, &x.task, rng)?;
+    let b = Estimator::<Autodiff<Maml>>::estimate(&mut e, autodiff, &x.theta, &x.task, rng)?;
+    assert!(a.grad.sq_norm()? > 0.0, "zero hypergradient");
+    assert_eq!(a.calls, b.calls);
+    rel(&a.grad, &b.grad)
+}
+
 #[test]
 fn hypergradients_through_both_oracles_agree() -> Result<()> {
     for (shape, seed) in [(NETS[0], 1), (NETS[2], 2), (NETS[4], 3)] {
@@ -238,48 +257,16 @@ fn hypergradients_through_both_oracles_agree() -> Result<()> {
         let x = point(&p, seed)?;
         let analytic = Counted::new(MamlAnalytic::new(p.clone())?);
         let autodiff = Counted::new(Autodiff::new(p)?);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let estimators: [(
-            &str,
-            Box<dyn Fn(&mut ChaCha8Rng) -> Result<(ParamList, ParamList)>>,
-        ); 3] = [
-            (
-                "stored_exact",
-                Box::new(|r| {
-                    let a = StoredExact.estimate(&analytic, &x.theta, &x.task, r)?.grad;
-                    Ok((
-                        a,
-                        StoredExact.estimate(&autodiff, &x.theta, &x.task, r)?.grad,
-                    ))
-                }),
-            ),
+        let (a, b) = (&analytic, &autodiff);
+        for (name, err) in [
+            ("stored_exact", through_both(StoredExact, a, b, &x, seed)?),
             (
                 "recompute_exact",
-                Box::new(|r| {
-                    let a = RecomputeExact::new()
-                        .estimate(&analytic, &x.theta, &x.task, r)?
-                        .grad;
-                    Ok((
-                        a,
-                        RecomputeExact::new()
-                            .estimate(&autodiff, &x.theta, &x.task, r)?
-                            .grad,
-                    ))
-                }),
+                through_both(RecomputeExact::new(), a, b, &x, seed)?,
             ),
-            (
-                "unrolled",
-                Box::new(|r| {
-                    let a = Unrolled.estimate(&analytic, &x.theta, &x.task, r)?.grad;
-                    Ok((a, Unrolled.estimate(&autodiff, &x.theta, &x.task, r)?.grad))
-                }),
-            ),
-        ];
-        for (name, run) in estimators {
-            let (a, b) = run(&mut rng)?;
-            let err = rel(&a, &b)?;
+            ("unrolled", through_both(Unrolled, a, b, &x, seed)?),
+        ] {
             assert!(err <= TOL, "{shape:?} {name}: rel err {err:e}");
-            assert!(a.sq_norm()? > 0.0, "{shape:?} {name}: zero hypergradient");
         }
         assert_eq!(analytic.calls(), autodiff.calls());
     }

@@ -58,6 +58,10 @@ pub(crate) struct BlockGrad<T> {
     pub rinput: Option<Vec<T>>,
 }
 
+/// What the R-op of a block's backward pass runs along: the block's tangent, R{dA} and
+/// v = [V_K, v_γ, v_β].
+pub(crate) type Along<'a, T> = (&'a BlockTangent<T>, &'a [T], &'a [Vec<T>]);
+
 /// `n` zeros.
 fn zeros<T: Real>(n: usize) -> Vec<T> {
     vec![T::zero(); n]
@@ -155,7 +159,7 @@ impl<T: Real> Block<T> {
         da: &[T],
         p: &[Vec<T>],
         input: bool,
-        r: Option<(&BlockTangent<T>, &[T], &[Vec<T>])>,
+        r: Option<Along<T>>,
     ) -> BlockGrad<T> {
         let (g, f) = (&self.g, self.g.f);
         let (rows, taps) = (g.rows(), g.taps());
@@ -325,7 +329,7 @@ mod tests {
             err(&t.rxhat, &fd_x)
         );
         assert!(err(&ra, &fd_a) < 1e-7, "R{{A}}: {}", err(&ra, &fd_a));
-        assert!(block.mask.iter().any(|&m| m == 0.0) && block.mask.iter().any(|&m| m == 1.0));
+        assert!(block.mask.contains(&0.0) && block.mask.contains(&1.0));
         // Dropping −m(R{Z}): add s·m(R{Z}) back.
         let rz = matmul(
             (&block.cols, false),
