@@ -3,8 +3,8 @@
 //! ([`ufom_bench::harness::perf::engine`]).
 //!
 //! * `<case>` (one group per case): one inner gradient ∂L_in/∂φ and one HVP [(∂²L_in/∂θ∂φ)ᵀv, ∇²_φ L_in v]
-//!   in f32 — `autodiff` (candle reverse mode, reverse-over-reverse) and, for the MLP, the
-//!   hand-derived twin `analytic` (`MlpAnalytic`, R-operator HVP). Cases: hypercleaning MLP
+//!   in f32 — `autodiff` (candle reverse mode, reverse-over-reverse) and the hand-derived
+//!   twin `analytic` (`MlpAnalytic`, `MamlAnalytic`: R-operator HVP). Cases: hypercleaning MLP
 //!   n = 1000 and n = 5000 (784→256→10, θ ∈ Rⁿ), few-shot conv net 20-way 1-shot with 8 and 64
 //!   filters (28×28 inputs, 4 blocks).
 //! * `hypergradient_r10`: one hypergradient per estimator at r = 10 on the MLP n = 1000 (last
@@ -14,7 +14,7 @@
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use criterion::{Criterion, SamplingMode};
-use hypergrad::problems::{MlpAnalytic, MlpHypercleaning, MlpTask};
+use hypergrad::problems::{MamlAnalytic, MlpAnalytic, MlpHypercleaning, MlpTask};
 use hypergrad::{Autodiff, Counted, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -139,7 +139,10 @@ pub fn bench(c: &mut Criterion) -> Result<()> {
             ReferenceCase::Conv { filters } => {
                 let (o, theta, task) = conv_case(filters, &Device::Cpu)?;
                 // MAML's V(θ) = θ: the inner problem starts at φ = θ.
-                bench_pair(c, case, "autodiff", &o, (&theta, &theta, &task))?;
+                let at = (&theta, &theta, &task);
+                bench_pair(c, case, "autodiff", &o, at)?;
+                let analytic = MamlAnalytic::new(o.problem().clone())?;
+                bench_pair(c, case, "analytic", &analytic, at)?;
             }
         }
     }

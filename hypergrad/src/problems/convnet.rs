@@ -52,7 +52,7 @@ pub struct ConvNet {
 }
 
 /// (before, after) zero rows of TF 'same' padding for a 3×3 kernel with stride 2.
-fn same_padding(h: usize) -> (usize, usize) {
+pub(crate) fn same_padding(h: usize) -> (usize, usize) {
     let out = h.div_ceil(2);
     let total = ((out - 1) * 2 + 3).saturating_sub(h);
     (total / 2, total - total / 2)

@@ -62,12 +62,11 @@ pub const REFERENCE_CASES: [(&str, ReferenceCase); 4] = [
 ];
 
 impl ReferenceCase {
-    /// The oracle implementations timed on it: candle autodiff, and for the MLP its
-    /// hand-derived twin (`MlpAnalytic`).
+    /// The oracle implementations timed on it: candle autodiff and the hand-derived twin
+    /// (`MlpAnalytic` for the MLP, `MamlAnalytic` for the conv net, CPU only).
     pub fn oracles(self) -> &'static [&'static str] {
         match self {
-            ReferenceCase::Mlp { .. } => &["autodiff", "analytic"],
-            ReferenceCase::Conv { .. } => &["autodiff"],
+            ReferenceCase::Mlp { .. } | ReferenceCase::Conv { .. } => &["autodiff", "analytic"],
         }
     }
 }

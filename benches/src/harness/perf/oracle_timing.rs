@@ -6,7 +6,7 @@
 use super::cases::{conv_case, mnist_mlp, ReferenceCase, REFERENCE_CASES};
 use anyhow::{bail, Result};
 use candle_core::Device;
-use hypergrad::problems::{MlpAnalytic, MlpTask};
+use hypergrad::problems::{MamlAnalytic, MlpAnalytic, MlpTask};
 use hypergrad::{Autodiff, Oracles, ParamList};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -95,8 +95,8 @@ fn time_pair<O: Oracles>(
     })
 }
 
-/// Builds `case` on `device` and times it through `oracles` (`autodiff` or, for the MLP,
-/// `analytic`).
+/// Builds `case` on `device` and times it through `oracles` (`autodiff` or `analytic`; the
+/// conv net's analytic twin runs on the CPU only, and fails on another device).
 pub fn time_case(
     case: ReferenceCase,
     oracles: &str,
@@ -114,10 +114,15 @@ pub fn time_case(
                 time_pair(&Autodiff::new(p)?, at, device, reps)
             }
         }
-        (ReferenceCase::Conv { filters }, "autodiff") => {
+        (ReferenceCase::Conv { filters }, "autodiff" | "analytic") => {
             let (o, theta, task) = conv_case(filters, device)?;
             // MAML's V(θ) = θ: the inner problem starts at φ = θ.
-            time_pair(&o, (&theta, &theta, &task), device, reps)
+            let at = (&theta, &theta, &task);
+            if oracles == "analytic" {
+                time_pair(&MamlAnalytic::new(o.problem().clone())?, at, device, reps)
+            } else {
+                time_pair(&o, at, device, reps)
+            }
         }
         _ => bail!("no {oracles} oracles for the reference case {case:?}"),
     }
@@ -162,6 +167,7 @@ mod tests {
         let small = [
             (REFERENCE_CASES[0].1, "analytic"),
             (REFERENCE_CASES[2].1, "autodiff"),
+            (REFERENCE_CASES[2].1, "analytic"),
         ];
         for (case, oracles) in small {
             let t = time_case(case, oracles, &Device::Cpu, 1)?;
@@ -171,7 +177,7 @@ mod tests {
             );
         }
         let conv = ReferenceCase::Conv { filters: 8 };
-        assert!(time_case(conv, "analytic", &Device::Cpu, 1).is_err());
+        assert!(time_case(conv, "no_such_oracles", &Device::Cpu, 1).is_err());
         assert!(time_oracles(&Device::Cpu, 0).is_err());
         Ok(())
     }
