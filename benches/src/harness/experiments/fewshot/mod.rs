@@ -96,6 +96,7 @@ impl Experiment for FewShot {
                 "sizes": sizes, "alpha": ALPHA, "alpha_applies_to": "the support CE summed over the m images (the authors' convention); on our mean CE the step is alpha * m", "outer": {"sgd_step": 0.1, "entrywise_clip": 0.1, "clipped_methods": "all MAML methods (exact, FOM, UFOM, adaptive)"},
                 "network": "4 x [conv 3x3 stride 2 TF-same (no bias) -> transductive batch norm (eps 1e-3, learnable scale/shift) -> ReLU] -> dense; Glorot-uniform init",
                 "filters": sizes.filters, "dtype": "f32", "shots": 1, "queries_per_class": 1,
+                "oracles": train::ORACLES,
                 "backward_clip": clip,
                 "reptile_calls": "one function call per inner Adam gradient",
                 "evaluation": "every method: r SGD steps of alpha from theta on the m support images of a meta-test task, accuracy on its m query images; mean and 95% interval (1.96 s / sqrt n) over the fixed meta-test tasks; Reptile also with its own evaluation (Adam, 50 steps, batch 10, fresh state)",

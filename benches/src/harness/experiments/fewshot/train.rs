@@ -13,7 +13,7 @@ use anyhow::Result;
 use candle_core::{DType, Device, Tensor};
 use hypergrad::driver::{OuterStep, Step};
 use hypergrad::optim::{AdamConfig, OuterConfig, OuterOptimizer};
-use hypergrad::problems::{ConvNet, Maml, MamlTask};
+use hypergrad::problems::{ConvNet, Maml, MamlAnalytic, MamlTask};
 use hypergrad::stats;
 use hypergrad::{Autodiff, Counted, Oracles, ParamList};
 use rand::seq::SliceRandom;
@@ -74,8 +74,15 @@ impl Setup<'_> {
     }
 
     /// Common evaluation: on `n` fixed meta-test tasks, r SGD steps of α from θ on the m
-    /// support images, accuracy on the m query images (batch norm on the query batch).
-    pub fn evaluate(&self, problem: &Maml, theta: &ParamList, n: usize) -> Result<Metrics> {
+    /// support images (gradients by `o`, not counted), accuracy on the m query images (batch
+    /// norm on the query batch).
+    pub fn evaluate<O: Oracles<Task = MamlTask>>(
+        &self,
+        problem: &Maml,
+        o: &O,
+        theta: &ParamList,
+        n: usize,
+    ) -> Result<Metrics> {
         let mut acc = Vec::with_capacity(n);
         let mut ce = 0.0;
         for i in 0..n {
@@ -84,7 +91,8 @@ impl Setup<'_> {
                 1,
                 &mut ChaCha8Rng::seed_from_u64(EVAL_SEED + i as u64),
             )?;
-            let (a, c) = problem.query_metrics(&problem.adapt(theta, &task)?, &task)?;
+            let adapted = hypergrad::oracles::rollout(o, theta, &task, self.r)?;
+            let (a, c) = problem.query_metrics(&adapted, &task)?;
             acc.push(100.0 * a);
             ce += c / n as f64;
         }
@@ -97,10 +105,15 @@ impl Setup<'_> {
 
     /// Reptile's own evaluation: `eval_iters` Adam steps (fresh state, β1 = 0) on mini-batches
     /// of `eval_batch` support images, then the query accuracy.
-    fn evaluate_reptile_own(&self, problem: &Maml, theta: &ParamList, n: usize) -> Result<Metrics> {
+    fn evaluate_reptile_own<O: Oracles<Task = MamlTask>>(
+        &self,
+        problem: &Maml,
+        o: &O,
+        theta: &ParamList,
+        n: usize,
+    ) -> Result<Metrics> {
         let cfg = &self.reptile;
         let mut acc = Vec::with_capacity(n);
-        let o = Autodiff::new(problem.clone())?;
         for i in 0..n {
             let mut rng = ChaCha8Rng::seed_from_u64(EVAL_SEED + i as u64);
             let task = self.task(Split::Test, 1, &mut rng)?;
@@ -196,14 +209,14 @@ struct ReptileStep<'s, 'a> {
     adam: OuterOptimizer,
 }
 
-impl OuterStep<Autodiff<Maml>> for ReptileStep<'_, '_> {
+impl<O: Oracles<Task = MamlTask>> OuterStep<O> for ReptileStep<'_, '_> {
     fn name(&self) -> String {
         "reptile".into()
     }
 
     fn step(
         &mut self,
-        o: &Counted<Autodiff<Maml>>,
+        o: &Counted<O>,
         theta: &ParamList,
         budget_fraction: f64,
         rng: &mut dyn RngCore,
@@ -237,10 +250,14 @@ fn task_error(e: anyhow::Error) -> hypergrad::Error {
     hypergrad::Error::TaskSampling(e.into())
 }
 
+/// The oracles of the few-shot cells: the hand-derived [`MamlAnalytic`] on the CPU (tested
+/// against autodiff in `hypergrad/tests/maml_analytic.rs`), candle's autodiff elsewhere.
+pub const ORACLES: &str = "analytic on the CPU (MamlAnalytic: hand-derived gradient and R-operator HVP, tested against autodiff), autodiff on other devices";
+
 /// Trains one cell: MAML with the method's estimator (meta-batches of 1-shot tasks, outer SGD
 /// 0.1 with entry-wise clipping) or Reptile, through the one outer loop of the engine.
 /// Curve points evaluate on `curve_tasks` meta-test tasks, the final point on `test_tasks`
-/// (and Reptile's own evaluation for Reptile).
+/// (and Reptile's own evaluation for Reptile). Oracles: see [`ORACLES`].
 pub fn run_cell(
     setup: &Setup,
     method: &MethodSpec,
@@ -248,18 +265,34 @@ pub fn run_cell(
     progress: &Progress,
 ) -> Result<RunRecord> {
     let problem = setup.problem()?;
-    let o = counted(Autodiff::new(problem.clone())?, progress);
+    if setup.device.is_cpu() {
+        run_with(setup, method, seed, progress, MamlAnalytic::new(problem)?)
+    } else {
+        run_with(setup, method, seed, progress, Autodiff::new(problem)?)
+    }
+}
+
+fn run_with<O: Oracles<Task = MamlTask> + 'static>(
+    setup: &Setup,
+    method: &MethodSpec,
+    seed: u64,
+    progress: &Progress,
+    oracles: O,
+) -> Result<RunRecord> {
+    let problem = setup.problem()?;
+    let o = counted(oracles, progress);
     let theta0 = setup.net.init(seed, setup.dtype, &setup.device)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let reptile_eval = matches!(method.learner, Learner::Reptile(_));
     let mut evaluate = |theta: &ParamList, at: Checkpoint| -> Result<Metrics> {
         match at {
-            Checkpoint::Curve => setup.evaluate(&problem, theta, setup.curve_tasks),
+            Checkpoint::Curve => setup.evaluate(&problem, o.inner(), theta, setup.curve_tasks),
             Checkpoint::Final => {
-                let mut m = setup.evaluate(&problem, theta, setup.test_tasks)?;
+                let mut m = setup.evaluate(&problem, o.inner(), theta, setup.test_tasks)?;
                 if reptile_eval {
                     m.extend(setup.evaluate_reptile_own(
                         &problem,
+                        o.inner(),
                         theta,
                         setup.reptile_eval_tasks,
                     )?);
