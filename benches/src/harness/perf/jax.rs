@@ -286,10 +286,12 @@ pub fn relative_error(a: &ParamList, b: &ParamList) -> Result<f64> {
             norm += q * q;
         }
     }
-    Ok(match (diff, norm) {
-        (d, _) if d == 0.0 => 0.0,
-        (_, n) if n == 0.0 => f64::INFINITY,
-        (d, n) => (d / n).sqrt(),
+    Ok(if diff == 0.0 {
+        0.0
+    } else if norm == 0.0 {
+        f64::INFINITY
+    } else {
+        (diff / norm).sqrt()
     })
 }
 
