@@ -14,8 +14,9 @@ use anyhow::{bail, Context, Result};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
 use ufom_bench::harness::perf::cases::{bind, BoundOracles, REFERENCE_CASES};
+use ufom_bench::harness::perf::engine::JaxRun;
 use ufom_bench::harness::perf::jax::{
-    case_data, compare_case, merge, model, table, JaxRun, Rounds, Twin, TOLERANCE, TWIN_SCRIPT,
+    case_data, compare_case, merge, model, table, Rounds, Twin, TOLERANCE, TWIN_SCRIPT,
 };
 use ufom_bench::harness::perf::PerfReport;
 use ufom_bench::harness::store::{read_json, write_json};

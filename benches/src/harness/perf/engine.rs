@@ -1,8 +1,8 @@
 //! The `engine` section of `reports/perf.json`: the oracles on the four reference cases of the
 //! fast-engine work (hypercleaning MLP n = 1000 and 5000, few-shot conv net with 8 and 64
 //! filters), against the machine's measured matmul rate (the FLOP floor) and, after `just
-//! perf-jax`, a JAX twin of the same computations measured in the same run
-//! ([`super::jax`]).
+//! perf-jax`, a JAX twin of the same computations measured in the same run (the `jax`
+//! module).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -85,7 +85,51 @@ pub struct EngineReport {
     pub notes: Vec<String>,
     /// The JAX twin's run (`just perf-jax`), absent unless one was measured on this machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jax: Option<super::jax::JaxRun>,
+    pub jax: Option<JaxRun>,
+}
+
+/// What the twin runs on, as it reports it at start-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwinVersions {
+    /// `jax.__version__`.
+    pub jax: String,
+    /// `jaxlib.__version__`.
+    pub jaxlib: String,
+    /// `numpy.__version__`.
+    pub numpy: String,
+    /// `platform.python_version()`.
+    pub python: String,
+    /// `jax.devices()`.
+    pub devices: Vec<String>,
+    /// Whether 64-bit floats were enabled (never: the cases are f32).
+    pub x64: bool,
+}
+
+/// How the JAX figures of the `engine` section were measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JaxRun {
+    /// The command that measured them.
+    pub command: String,
+    /// The twin's source, relative to the workspace root.
+    pub twin: String,
+    /// `git rev-parse HEAD` of the driver's build, if available.
+    pub git_commit: Option<String>,
+    /// The twin's versions.
+    pub versions: TwinVersions,
+    /// ufom rounds and JAX rounds per case, alternated.
+    pub rounds: usize,
+    /// Timed calls per round (its median is the round's figure).
+    pub reps: usize,
+    /// Untimed calls before each round's timed ones, on both sides.
+    pub warm_up: usize,
+    /// The largest relative difference for which a ratio is reported.
+    pub tolerance: f64,
+    /// ufom's process settings in this run.
+    pub process: crate::process::ProcessSettings,
+    /// Case and oracles that got no ratio, and why.
+    pub refused: Vec<String>,
+    /// How the figures were obtained.
+    pub notes: Vec<String>,
 }
 
 /// FLOPs of the large products of one MLP gradient (X W1 and A W2 forward; dW2, dA, dW1

@@ -12,12 +12,11 @@
 //! a JAX column is never filled from elsewhere.
 
 use super::cases::{conv_case, mnist_mlp, BoundOracles, ReferenceCase};
-use super::engine::EngineReport;
+use super::engine::{EngineReport, JaxRun, TwinVersions};
 use super::oracle_timing::{median_ms, Timing};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use hypergrad::ParamList;
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -29,50 +28,6 @@ pub const TOLERANCE: f64 = 1e-4;
 
 /// The twin, relative to the workspace root.
 pub const TWIN_SCRIPT: &str = "benches/reference/jax_twin.py";
-
-/// What the twin runs on, as it reports it at start-up.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TwinVersions {
-    /// `jax.__version__`.
-    pub jax: String,
-    /// `jaxlib.__version__`.
-    pub jaxlib: String,
-    /// `numpy.__version__`.
-    pub numpy: String,
-    /// `platform.python_version()`.
-    pub python: String,
-    /// `jax.devices()`.
-    pub devices: Vec<String>,
-    /// Whether 64-bit floats were enabled (never: the cases are f32).
-    pub x64: bool,
-}
-
-/// How the JAX figures of the `engine` section were measured.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct JaxRun {
-    /// The command that measured them.
-    pub command: String,
-    /// The twin's source, relative to the workspace root.
-    pub twin: String,
-    /// `git rev-parse HEAD` of the driver's build, if available.
-    pub git_commit: Option<String>,
-    /// The twin's versions.
-    pub versions: TwinVersions,
-    /// ufom rounds and JAX rounds per case, alternated.
-    pub rounds: usize,
-    /// Timed calls per round (its median is the round's figure).
-    pub reps: usize,
-    /// Untimed calls before each round's timed ones, on both sides.
-    pub warm_up: usize,
-    /// [`TOLERANCE`].
-    pub tolerance: f64,
-    /// ufom's process settings in this run.
-    pub process: crate::process::ProcessSettings,
-    /// Case and oracles that got no ratio, and why.
-    pub refused: Vec<String>,
-    /// How the figures were obtained.
-    pub notes: Vec<String>,
-}
 
 /// The result of one (case, oracles) against the twin.
 #[derive(Clone, Debug, PartialEq)]
