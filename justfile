@@ -71,6 +71,18 @@ bench-paper *ARGS:
 perf *ARGS:
     cargo bench --workspace --bench perf "$@"
 
+# After `just perf`: a JAX twin of the engine's reference cases (benches/reference/jax_twin.py) installed into target/jax-venv and timed alternately with ufom's oracles; its figures and ratios into reports/perf.json (none if jax cannot be installed or imported).
+perf-jax:
+    #!/usr/bin/env bash
+    set -u
+    venv=target/jax-venv
+    if ! { [ -x "$venv/bin/python" ] || python3 -m venv "$venv"; } \
+        || ! "$venv/bin/python" -m pip install --disable-pip-version-check -q -r benches/reference/requirements.txt; then
+        echo "perf-jax: could not install benches/reference/requirements.txt into $venv (pip needs the network once)" >&2
+    fi
+    # Fails with exit code 2, and leaves no JAX field in reports/perf.json, if the twin cannot import jax.
+    cargo bench -p ufom-bench --bench perf_jax
+
 # Build target/cuda-build/release/ufom with `cuda`, no GPU needed (CUDA 13.0 from PyPI wheels into target/cuda-toolchain).
 build-cuda *ARGS:
     scripts/cuda-toolchain.sh {{ARGS}}

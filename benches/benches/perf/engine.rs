@@ -14,7 +14,7 @@
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use criterion::{Criterion, SamplingMode};
-use hypergrad::problems::{MamlAnalytic, MlpAnalytic, MlpHypercleaning, MlpTask};
+use hypergrad::problems::{MlpAnalytic, MlpHypercleaning, MlpTask};
 use hypergrad::{Autodiff, Counted, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +23,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 use ufom_bench::harness::perf::cases::{
-    conv_case, mnist_mlp, perf_estimators, ReferenceCase, MNIST_MLP, REFERENCE_CASES,
+    bind, mnist_mlp, perf_estimators, BoundOracles, ReferenceCase, MNIST_MLP, REFERENCE_CASES,
 };
 use ufom_bench::harness::perf::engine::{mlp_flops, EngineCase, EngineReport};
 use ufom_bench::harness::perf::read_timing;
@@ -42,31 +42,19 @@ fn mlp(n: usize, steps: usize) -> Result<MlpHypercleaning> {
     mnist_mlp(n, steps, &Device::Cpu)
 }
 
-/// The gradient and HVP benches of one oracle implementation; returns nothing, criterion
-/// records the times.
-fn bench_pair<O: Oracles>(
-    c: &mut Criterion,
-    group: &str,
-    label: &str,
-    o: &O,
-    (theta, phi, task): (&ParamList, &ParamList, &O::Task),
-) -> Result<()> {
-    let v = o.inner_grad(theta, phi, task)?;
+/// The gradient and HVP benches of one oracle implementation (v = its gradient); returns
+/// nothing, criterion records the times.
+fn bench_pair(c: &mut Criterion, group: &str, label: &str, o: &dyn BoundOracles) -> Result<()> {
+    let v = o.gradient()?;
     let mut g = c.benchmark_group(group);
     g.sample_size(SAMPLES)
         .warm_up_time(WARM_UP)
         .measurement_time(MEASURE);
     g.bench_function(format!("gradient_{label}"), |b| {
-        b.iter(|| {
-            o.inner_grad(black_box(theta), black_box(phi), task)
-                .expect("gradient")
-        })
+        b.iter(|| o.gradient().expect("gradient"))
     });
     g.bench_function(format!("hvp_{label}"), |b| {
-        b.iter(|| {
-            o.inner_hvp(black_box(theta), black_box(phi), task, black_box(&v))
-                .expect("hvp")
-        })
+        b.iter(|| o.hvp(black_box(&v)).expect("hvp"))
     });
     g.finish();
     Ok(())
@@ -126,24 +114,13 @@ fn bench_matmul(c: &mut Criterion) -> Result<()> {
 pub fn bench(c: &mut Criterion) -> Result<()> {
     bench_matmul(c)?;
     for (case, reference) in REFERENCE_CASES {
-        match reference {
-            ReferenceCase::Mlp { n_train } => {
-                let p = mlp(n_train, 1)?;
-                let theta = p.theta_zero()?;
-                let phi = p.phi0().clone();
-                let task = MlpTask::default();
-                let at = (&theta, &phi, &task);
-                bench_pair(c, case, "autodiff", &Autodiff::new(p.clone())?, at)?;
-                bench_pair(c, case, "analytic", &MlpAnalytic::new(p)?, at)?;
-            }
-            ReferenceCase::Conv { filters } => {
-                let (o, theta, task) = conv_case(filters, &Device::Cpu)?;
-                // MAML's V(θ) = θ: the inner problem starts at φ = θ.
-                let at = (&theta, &theta, &task);
-                bench_pair(c, case, "autodiff", &o, at)?;
-                let analytic = MamlAnalytic::new(o.problem().clone())?;
-                bench_pair(c, case, "analytic", &analytic, at)?;
-            }
+        for oracles in reference.oracles() {
+            bench_pair(
+                c,
+                case,
+                oracles,
+                bind(reference, oracles, &Device::Cpu)?.as_ref(),
+            )?;
         }
     }
     let p = mlp(R10_N, R)?;
@@ -195,9 +172,9 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
                 hvp_flops: flops.map(|f| f.1),
                 gradient_floor_ms: flops.map(|f| floor(f.0)),
                 hvp_floor_ms: flops.map(|f| floor(f.1)),
-                // Only a JAX twin run beside these cases may fill these (issue 24).
-                jax_gradient_ms: None,
-                jax_hvp_ms: None,
+                // No JAX figure: only `just perf-jax`, measuring a twin beside these oracles, adds
+                // them (issue 24).
+                ..EngineCase::default()
             });
         }
     }
@@ -223,5 +200,6 @@ pub fn summarise(dir: &Path, since: SystemTime, process: ProcessSettings) -> Res
              estimators (ufom, adaptive) average over draws of ξ"
                 .into(),
         ],
+        jax: None,
     })
 }

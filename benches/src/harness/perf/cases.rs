@@ -3,12 +3,12 @@
 //! net (20-way 1-shot, 28×28 inputs, 4 blocks). The criterion perf bench times them on the CPU;
 //! `ufom doctor --time` times them on a GPU against the CPU ([`super::oracle_timing`]).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use hypergrad::estimators::catalog::{self, Consumer};
-use hypergrad::problems::MlpHypercleaning;
 use hypergrad::problems::{synthetic_source, ConvNet, Maml, MamlTask, MlpConfig, MlpData};
-use hypergrad::{Autodiff, EstimatorSpec, ParamList};
+use hypergrad::problems::{MamlAnalytic, MlpAnalytic, MlpHypercleaning, MlpTask};
+use hypergrad::{Autodiff, EstimatorSpec, Oracles, ParamList};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -69,6 +69,89 @@ impl ReferenceCase {
             ReferenceCase::Mlp { .. } | ReferenceCase::Conv { .. } => &["autodiff", "analytic"],
         }
     }
+}
+
+/// One oracle implementation bound to a case's point (θ, φ, task): what the perf bench, `ufom
+/// doctor --time` and the JAX comparison time, whatever the oracles' type.
+pub trait BoundOracles {
+    /// θ.
+    fn theta(&self) -> &ParamList;
+    /// φ.
+    fn phi(&self) -> &ParamList;
+    /// One inner gradient ∂L_in/∂φ.
+    fn gradient(&self) -> hypergrad::Result<ParamList>;
+    /// One HVP pair [(∂²L_in/∂θ∂φ)ᵀv, ∇²_φ L_in v].
+    fn hvp(&self, v: &ParamList) -> hypergrad::Result<(ParamList, ParamList)>;
+}
+
+struct Bound<O: Oracles> {
+    oracles: O,
+    theta: ParamList,
+    phi: ParamList,
+    task: O::Task,
+}
+
+impl<O: Oracles> BoundOracles for Bound<O> {
+    fn theta(&self) -> &ParamList {
+        &self.theta
+    }
+    fn phi(&self) -> &ParamList {
+        &self.phi
+    }
+    fn gradient(&self) -> hypergrad::Result<ParamList> {
+        self.oracles.inner_grad(&self.theta, &self.phi, &self.task)
+    }
+    fn hvp(&self, v: &ParamList) -> hypergrad::Result<(ParamList, ParamList)> {
+        self.oracles
+            .inner_hvp(&self.theta, &self.phi, &self.task, v)
+    }
+}
+
+/// Binds `oracles` to the point (θ, φ, task): [`bind`] for oracles built elsewhere (a test's
+/// small problem).
+pub fn bind_oracles<O: Oracles + 'static>(
+    oracles: O,
+    theta: ParamList,
+    phi: ParamList,
+    task: O::Task,
+) -> Box<dyn BoundOracles>
+where
+    O::Task: 'static,
+{
+    Box::new(Bound {
+        oracles,
+        theta,
+        phi,
+        task,
+    })
+}
+
+/// `case` on `device` through the oracle implementation named `oracles` (one of
+/// [`ReferenceCase::oracles`]), at its point: θ = 0 and φ = φ0 for the MLP, the initialiser's θ
+/// and φ = θ for the conv net (MAML's V(θ) = θ).
+pub fn bind(case: ReferenceCase, oracles: &str, device: &Device) -> Result<Box<dyn BoundOracles>> {
+    Ok(match (case, oracles) {
+        (ReferenceCase::Mlp { n_train }, "autodiff" | "analytic") => {
+            let p = mnist_mlp(n_train, 1, device)?;
+            let (theta, phi) = (p.theta_zero()?, p.phi0().clone());
+            if oracles == "analytic" {
+                bind_oracles(MlpAnalytic::new(p)?, theta, phi, MlpTask::default())
+            } else {
+                bind_oracles(Autodiff::new(p)?, theta, phi, MlpTask::default())
+            }
+        }
+        (ReferenceCase::Conv { filters }, "autodiff" | "analytic") => {
+            let (o, theta, task) = conv_case(filters, device)?;
+            if oracles == "analytic" {
+                // CPU only: on another device its constructor's first call fails, saying so.
+                let analytic = MamlAnalytic::new(o.problem().clone())?;
+                bind_oracles(analytic, theta.clone(), theta, task)
+            } else {
+                bind_oracles(o, theta.clone(), theta, task)
+            }
+        }
+        _ => bail!("no {oracles} oracles for the reference case {case:?}"),
+    })
 }
 
 /// The hypercleaning MLP of [`MNIST_MLP`]'s shape with `n_train` examples (see

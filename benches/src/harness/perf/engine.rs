@@ -1,13 +1,14 @@
 //! The `engine` section of `reports/perf.json`: the oracles on the four reference cases of the
 //! fast-engine work (hypercleaning MLP n = 1000 and 5000, few-shot conv net with 8 and 64
-//! filters), against the machine's measured matmul rate (the FLOP floor) and the figures of an
-//! independent JAX twin measured on the project's reference machine.
+//! filters), against the machine's measured matmul rate (the FLOP floor) and, after `just
+//! perf-jax`, a JAX twin of the same computations measured in the same run (the `jax`
+//! module).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Gradient vs HVP of one oracle implementation on one case.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct EngineCase {
     /// `mlp_n1000`, `mlp_n5000`, `conv_f8`, `conv_f64`.
     pub case: String,
@@ -27,13 +28,46 @@ pub struct EngineCase {
     pub gradient_floor_ms: Option<f64>,
     /// `hvp_flops` at the measured matmul rate, ms.
     pub hvp_floor_ms: Option<f64>,
-    /// A JAX twin's gradient measured in the same run, ms; absent until one is (a figure from
-    /// another machine is never written here).
+    /// The JAX twin's gradient (`benches/reference/jax_twin.py`), median over the rounds
+    /// alternated with `paired_gradient_ms`, ms; absent unless `just perf-jax` measured it on
+    /// this machine and the twin agreed with these oracles (a figure from another machine is
+    /// never written here).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jax_gradient_ms: Option<f64>,
-    /// A JAX twin's HVP measured in the same run, ms; absent until one is.
+    /// The JAX twin's HVP pair, likewise, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jax_hvp_ms: Option<f64>,
+    /// These oracles' gradient, median over the rounds alternated with the JAX twin's, ms
+    /// (the criterion figure above comes from another run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_gradient_ms: Option<f64>,
+    /// These oracles' HVP pair, likewise, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired_hvp_ms: Option<f64>,
+    /// `paired_gradient_ms / jax_gradient_ms` (above 1: slower than JAX).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gradient_over_jax: Option<f64>,
+    /// `paired_hvp_ms / jax_hvp_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hvp_over_jax: Option<f64>,
+    /// Largest relative difference ‖twin − these oracles‖ / ‖these oracles‖ over the gradient
+    /// and the two parts of the HVP on the same inputs (present whenever the twin ran, also
+    /// when it disagreed and no ratio was reported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jax_rel_error: Option<f64>,
+}
+
+impl EngineCase {
+    /// Removes every JAX figure.
+    pub fn clear_jax(&mut self) {
+        self.jax_gradient_ms = None;
+        self.jax_hvp_ms = None;
+        self.paired_gradient_ms = None;
+        self.paired_hvp_ms = None;
+        self.gradient_over_jax = None;
+        self.hvp_over_jax = None;
+        self.jax_rel_error = None;
+    }
 }
 
 /// The `engine` section.
@@ -47,6 +81,53 @@ pub struct EngineReport {
     pub cases: Vec<EngineCase>,
     /// `<estimator>_<oracles>` → ms per hypergradient at r = 10 on the MLP n = 1000.
     pub hypergradient_r10_ms: BTreeMap<String, f64>,
+    /// How the figures were obtained.
+    pub notes: Vec<String>,
+    /// The JAX twin's run (`just perf-jax`), absent unless one was measured on this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jax: Option<JaxRun>,
+}
+
+/// What the twin runs on, as it reports it at start-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TwinVersions {
+    /// `jax.__version__`.
+    pub jax: String,
+    /// `jaxlib.__version__`.
+    pub jaxlib: String,
+    /// `numpy.__version__`.
+    pub numpy: String,
+    /// `platform.python_version()`.
+    pub python: String,
+    /// `jax.devices()`.
+    pub devices: Vec<String>,
+    /// Whether 64-bit floats were enabled (never: the cases are f32).
+    pub x64: bool,
+}
+
+/// How the JAX figures of the `engine` section were measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JaxRun {
+    /// The command that measured them.
+    pub command: String,
+    /// The twin's source, relative to the workspace root.
+    pub twin: String,
+    /// `git rev-parse HEAD` of the driver's build, if available.
+    pub git_commit: Option<String>,
+    /// The twin's versions.
+    pub versions: TwinVersions,
+    /// ufom rounds and JAX rounds per case, alternated.
+    pub rounds: usize,
+    /// Timed calls per round (its median is the round's figure).
+    pub reps: usize,
+    /// Untimed calls before each round's timed ones, on both sides.
+    pub warm_up: usize,
+    /// The largest relative difference for which a ratio is reported.
+    pub tolerance: f64,
+    /// ufom's process settings in this run.
+    pub process: crate::process::ProcessSettings,
+    /// Case and oracles that got no ratio, and why.
+    pub refused: Vec<String>,
     /// How the figures were obtained.
     pub notes: Vec<String>,
 }

@@ -15,6 +15,7 @@
 pub mod cases;
 pub mod engine;
 mod estimates;
+pub mod jax;
 pub mod oracle_timing;
 mod schema;
 mod summary;

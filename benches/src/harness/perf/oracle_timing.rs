@@ -3,16 +3,14 @@
 //! (which needs cargo) cannot run. Medians of `reps` calls after a warm-up, each call followed
 //! by a device synchronisation; measurements, never assertions.
 
-use super::cases::{conv_case, mnist_mlp, ReferenceCase, REFERENCE_CASES};
+use super::cases::{bind, BoundOracles, ReferenceCase, REFERENCE_CASES};
 use anyhow::{bail, Result};
 use candle_core::Device;
-use hypergrad::problems::{MamlAnalytic, MlpAnalytic, MlpTask};
-use hypergrad::{Autodiff, Oracles, ParamList};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Calls before the timed ones (kernel loading, allocator warm-up).
-const WARM_UP: usize = 3;
+pub const WARM_UP: usize = 3;
 
 /// Median times of one case on one device.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,13 +59,18 @@ pub fn report(device: &Device, reps: usize) -> Result<TimingReport> {
     })
 }
 
-/// The median of `reps` timed calls of `f` after [`WARM_UP`] untimed ones, ms.
-fn median_ms(
+/// The median of `reps` timed calls of `f` after `warm_up` untimed ones, ms; each call is
+/// followed by a device synchronisation.
+pub fn median_ms<T>(
     device: &Device,
+    warm_up: usize,
     reps: usize,
-    mut f: impl FnMut() -> hypergrad::Result<()>,
+    mut f: impl FnMut() -> hypergrad::Result<T>,
 ) -> Result<f64> {
-    for _ in 0..WARM_UP {
+    if reps == 0 {
+        bail!("timing needs at least one call");
+    }
+    for _ in 0..warm_up {
         f()?;
     }
     device.synchronize()?;
@@ -82,50 +85,23 @@ fn median_ms(
     Ok(ms[ms.len() / 2])
 }
 
-fn time_pair<O: Oracles>(
-    o: &O,
-    (theta, phi, task): (&ParamList, &ParamList, &O::Task),
-    device: &Device,
-    reps: usize,
-) -> Result<Timing> {
-    let v = o.inner_grad(theta, phi, task)?;
+/// One gradient and one HVP pair of `o` (v = its gradient), [`WARM_UP`] untimed calls first.
+pub fn time_bound(o: &dyn BoundOracles, device: &Device, reps: usize) -> Result<Timing> {
+    let v = o.gradient()?;
     Ok(Timing {
-        gradient_ms: median_ms(device, reps, || o.inner_grad(theta, phi, task).map(drop))?,
-        hvp_ms: median_ms(device, reps, || o.inner_hvp(theta, phi, task, &v).map(drop))?,
+        gradient_ms: median_ms(device, WARM_UP, reps, || o.gradient())?,
+        hvp_ms: median_ms(device, WARM_UP, reps, || o.hvp(&v))?,
     })
 }
 
-/// Builds `case` on `device` and times it through `oracles` (`autodiff` or `analytic`; the
-/// conv net's analytic twin runs on the CPU only, and fails on another device).
+/// Builds `case` on `device` and times it through `oracles` (one of [`ReferenceCase::oracles`]).
 pub fn time_case(
     case: ReferenceCase,
     oracles: &str,
     device: &Device,
     reps: usize,
 ) -> Result<Timing> {
-    match (case, oracles) {
-        (ReferenceCase::Mlp { n_train }, "autodiff" | "analytic") => {
-            let p = mnist_mlp(n_train, 1, device)?;
-            let (theta, phi, task) = (p.theta_zero()?, p.phi0().clone(), MlpTask::default());
-            let at = (&theta, &phi, &task);
-            if oracles == "analytic" {
-                time_pair(&MlpAnalytic::new(p)?, at, device, reps)
-            } else {
-                time_pair(&Autodiff::new(p)?, at, device, reps)
-            }
-        }
-        (ReferenceCase::Conv { filters }, "autodiff" | "analytic") => {
-            let (o, theta, task) = conv_case(filters, device)?;
-            // MAML's V(θ) = θ: the inner problem starts at φ = θ.
-            let at = (&theta, &theta, &task);
-            if oracles == "analytic" {
-                time_pair(&MamlAnalytic::new(o.problem().clone())?, at, device, reps)
-            } else {
-                time_pair(&o, at, device, reps)
-            }
-        }
-        _ => bail!("no {oracles} oracles for the reference case {case:?}"),
-    }
+    time_bound(bind(case, oracles, device)?.as_ref(), device, reps)
 }
 
 /// Every reference case with each of its oracle implementations on `device` and on the CPU
