@@ -97,9 +97,11 @@ impl<T: Real> Block<T> {
             let (gamma, beta) = (&p[1][..f], &p[2][..f]);
             for c in 0..f {
                 x[c] *= s[c];
-                let y = gamma[c] * x[c] + beta[c];
-                let on = y >= zero;
-                (m[c], a[c]) = if on { (one, y) } else { (zero, zero) };
+                a[c] = gamma[c] * x[c] + beta[c];
+            }
+            for c in 0..f {
+                m[c] = if a[c] >= zero { one } else { zero };
+                a[c] *= m[c];
             }
         }
         let block = Self {
@@ -212,7 +214,9 @@ impl<T: Real> Block<T> {
                 s3[c] += d[c] * rx[c];
             }
         }
-        // R{dZ} = s v_γ dY + sγ R{dY} − sρ dZ − sγ m(dY X̂) R{X̂} − s m(R{G}) − s (m(R{G} X̂) + γ m(dY R{X̂})) X̂.
+        // R{dZ} = s v_γ dY + sγ R{dY} − sρ dZ − sγ m(dY X̂) R{X̂} − s m(R{G})
+        //        − s (m(R{G} X̂) + γ m(dY R{X̂})) X̂, with m(R{G}) = v_γ m(dY) + γ m(R{dY}) and
+        //        m(R{G} X̂) = v_γ m(dY X̂) + γ m(R{dY} X̂).
         let (s, gamma, vg) = (&self.s, &p[1], &v[1]);
         let c_dy: Vec<T> = (0..f).map(|c| s[c] * vg[c]).collect();
         let c_dz: Vec<T> = (0..f).map(|c| T::zero() - s[c] * t.rho[c]).collect();
@@ -221,9 +225,9 @@ impl<T: Real> Block<T> {
             .collect();
         let c_x: Vec<T> = (0..f)
             .map(|c| s[c] * (vg[c] * dgamma[c] + gamma[c] * (srdyx[c] + sdyrx[c])) * inv)
+            .map(|x| T::zero() - x)
             .collect();
         let mut rdz = zeros(dy.len());
-        let c_x: Vec<T> = c_x.iter().map(|x| T::zero() - *x).collect();
         self.combine(
             &mut rdz,
             &[
