@@ -83,10 +83,8 @@ impl<T: Real> Block<T> {
         let mut var = zeros(f);
         for z in xhat.chunks_exact_mut(f) {
             let (z, mu, var) = (&mut z[..f], &mu[..f], &mut var[..f]);
-            for c in 0..f {
-                z[c] -= mu[c];
-                var[c] += z[c] * z[c];
-            }
+            (0..f).for_each(|c| z[c] -= mu[c]);
+            (0..f).for_each(|c| var[c] += z[c] * z[c]);
         }
         let sd = |v: &T| (v.to_f64() * inv.to_f64() + BN_EPS).sqrt();
         let s: Vec<T> = var.iter().map(|v| T::from_f64(1.0 / sd(v))).collect();
@@ -95,12 +93,11 @@ impl<T: Real> Block<T> {
         for ((a, m), x) in out.zip(xhat.chunks_exact_mut(f)) {
             let (a, m, x, s) = (&mut a[..f], &mut m[..f], &mut x[..f], &s[..f]);
             let (gamma, beta) = (&p[1][..f], &p[2][..f]);
-            for c in 0..f {
-                x[c] *= s[c];
-                let y = gamma[c] * x[c] + beta[c];
-                let on = y >= zero;
-                (m[c], a[c]) = if on { (one, y) } else { (zero, zero) };
-            }
+            // Separate simple loops: LLVM vectorises each, not their fusion.
+            (0..f).for_each(|c| x[c] *= s[c]);
+            (0..f).for_each(|c| a[c] = gamma[c] * x[c] + beta[c]);
+            (0..f).for_each(|c| m[c] = if a[c] >= zero { one } else { zero });
+            (0..f).for_each(|c| a[c] *= m[c]);
         }
         let block = Self {
             g,
@@ -130,10 +127,8 @@ impl<T: Real> Block<T> {
         let (mut mrz, mut rho) = (zeros(f), zeros(f));
         for (rz, x) in rxhat.chunks_exact(f).zip(self.xhat.chunks_exact(f)) {
             let (rz, x, m, r) = (&rz[..f], &x[..f], &mut mrz[..f], &mut rho[..f]);
-            for c in 0..f {
-                m[c] += rz[c];
-                r[c] += rz[c] * x[c];
-            }
+            (0..f).for_each(|c| m[c] += rz[c]);
+            (0..f).for_each(|c| r[c] += rz[c] * x[c]);
         }
         mrz.iter_mut().chain(rho.iter_mut()).for_each(|m| *m *= inv);
         let mut ra = zeros(rxhat.len());
@@ -143,10 +138,8 @@ impl<T: Real> Block<T> {
             let (ra, rx, x, m) = (&mut ra[..f], &mut rx[..f], &x[..f], &m[..f]);
             let (s, mrz, rho) = (&self.s[..f], &mrz[..f], &rho[..f]);
             let (gamma, vg, vb) = (&p[1][..f], &v[1][..f], &v[2][..f]);
-            for c in 0..f {
-                rx[c] = s[c] * (rx[c] - mrz[c] - x[c] * rho[c]);
-                ra[c] = m[c] * (gamma[c] * rx[c] + vg[c] * x[c] + vb[c]);
-            }
+            (0..f).for_each(|c| rx[c] = s[c] * (rx[c] - mrz[c] - x[c] * rho[c]));
+            (0..f).for_each(|c| ra[c] = m[c] * (gamma[c] * rx[c] + vg[c] * x[c] + vb[c]));
         }
         (BlockTangent { rcols, rxhat, rho }, ra)
     }
@@ -172,11 +165,9 @@ impl<T: Real> Block<T> {
         {
             let (d, m, x) = (&mut d[..f], &m[..f], &x[..f]);
             let (sb, sg) = (&mut dbeta[..f], &mut dgamma[..f]);
-            for c in 0..f {
-                d[c] *= m[c];
-                sb[c] += d[c];
-                sg[c] += d[c] * x[c];
-            }
+            (0..f).for_each(|c| d[c] *= m[c]);
+            (0..f).for_each(|c| sb[c] += d[c]);
+            (0..f).for_each(|c| sg[c] += d[c] * x[c]);
         }
         // dZ = a dY − b + cx X̂ (a = sγ, b = sγ m(dY), cx = −sγ m(dY X̂)).
         let a: Vec<T> = (0..f).map(|c| self.s[c] * p[1][c]).collect();
@@ -205,14 +196,14 @@ impl<T: Real> Block<T> {
         {
             let (rd, m, x, d, rx) = (&mut rd[..f], &m[..f], &x[..f], &d[..f], &rx[..f]);
             let (s1, s2, s3) = (&mut srdy[..f], &mut srdyx[..f], &mut sdyrx[..f]);
-            for c in 0..f {
-                rd[c] *= m[c];
-                s1[c] += rd[c];
-                s2[c] += rd[c] * x[c];
-                s3[c] += d[c] * rx[c];
-            }
+            (0..f).for_each(|c| rd[c] *= m[c]);
+            (0..f).for_each(|c| s1[c] += rd[c]);
+            (0..f).for_each(|c| s2[c] += rd[c] * x[c]);
+            (0..f).for_each(|c| s3[c] += d[c] * rx[c]);
         }
-        // R{dZ} = s v_γ dY + sγ R{dY} − sρ dZ − sγ m(dY X̂) R{X̂} − s m(R{G}) − s (m(R{G} X̂) + γ m(dY R{X̂})) X̂.
+        // R{dZ} = s v_γ dY + sγ R{dY} − sρ dZ − sγ m(dY X̂) R{X̂} − s m(R{G})
+        //        − s (m(R{G} X̂) + γ m(dY R{X̂})) X̂, with m(R{G}) = v_γ m(dY) + γ m(R{dY}) and
+        //        m(R{G} X̂) = v_γ m(dY X̂) + γ m(R{dY} X̂).
         let (s, gamma, vg) = (&self.s, &p[1], &v[1]);
         let c_dy: Vec<T> = (0..f).map(|c| s[c] * vg[c]).collect();
         let c_dz: Vec<T> = (0..f).map(|c| T::zero() - s[c] * t.rho[c]).collect();
@@ -221,9 +212,9 @@ impl<T: Real> Block<T> {
             .collect();
         let c_x: Vec<T> = (0..f)
             .map(|c| s[c] * (vg[c] * dgamma[c] + gamma[c] * (srdyx[c] + sdyrx[c])) * inv)
+            .map(|x| T::zero() - x)
             .collect();
         let mut rdz = zeros(dy.len());
-        let c_x: Vec<T> = c_x.iter().map(|x| T::zero() - *x).collect();
         self.combine(
             &mut rdz,
             &[

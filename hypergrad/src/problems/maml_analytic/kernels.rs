@@ -115,20 +115,25 @@ impl Geom {
         9 * self.c
     }
 
-    /// (offset in im2col, offset in X) of every tap that is not padding.
-    fn each_tap(&self, mut visit: impl FnMut(usize, usize)) {
+    /// (offset in im2col, offset in X, length) of every run of taps that are not padding:
+    /// for one output pixel and kernel row, the valid columns' taps are contiguous in both.
+    fn each_run(&self, mut visit: impl FnMut(usize, usize, usize)) {
         let (h, c, oh, top) = (self.h, self.c, self.oh(), same_padding(self.h).0);
-        let inside = |o: usize, d: usize| (2 * o + d).checked_sub(top).filter(|&r| r < h);
+        // Valid taps d ∈ [lo, hi) of output o, and the input index of the first.
+        let span = |o: usize| {
+            let lo = top.saturating_sub(2 * o);
+            let hi = (h + top - 2 * o).min(3);
+            (lo, hi.max(lo), 2 * o + lo - top)
+        };
         for n in 0..self.n {
             for i in 0..oh {
+                let (di0, di1, r0) = span(i);
                 for j in 0..oh {
+                    let (dj0, dj1, q0) = span(j);
                     let row = ((n * oh + i) * oh + j) * 9 * c;
-                    for di in 0..3 {
-                        let Some(r) = inside(i, di) else { continue };
-                        for dj in 0..3 {
-                            let Some(q) = inside(j, dj) else { continue };
-                            visit(row + (3 * di + dj) * c, ((n * h + r) * h + q) * c);
-                        }
+                    for (di, r) in (di0..di1).zip(r0..) {
+                        let at = row + (3 * di + dj0) * c;
+                        visit(at, ((n * h + r) * h + q0) * c, (dj1 - dj0) * c);
                     }
                 }
             }
@@ -139,15 +144,15 @@ impl Geom {
 /// im2col of NHWC X: (P × 9c).
 pub(crate) fn im2col<T: Real>(g: &Geom, x: &[T]) -> Vec<T> {
     let mut cols = vec![T::zero(); g.rows() * g.taps()];
-    g.each_tap(|at, from| cols[at..at + g.c].copy_from_slice(&x[from..from + g.c]));
+    g.each_run(|at, from, len| cols[at..at + len].copy_from_slice(&x[from..from + len]));
     cols
 }
 
 /// The adjoint of [`im2col`]: NHWC (N × h × h × c).
 pub(crate) fn col2im<T: Real>(g: &Geom, cols: &[T]) -> Vec<T> {
     let mut x = vec![T::zero(); g.n * g.h * g.h * g.c];
-    g.each_tap(|at, to| {
-        let pairs = x[to..to + g.c].iter_mut().zip(&cols[at..at + g.c]);
+    g.each_run(|at, to, len| {
+        let pairs = x[to..to + len].iter_mut().zip(&cols[at..at + len]);
         pairs.for_each(|(d, s)| *d += *s)
     });
     x

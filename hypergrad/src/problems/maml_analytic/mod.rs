@@ -4,7 +4,7 @@
 //! [`MlpAnalytic`](super::MlpAnalytic) is for the MLP.
 //!
 //! The network ([`ConvNet`]) is `layers` blocks [conv → batch norm → ReLU], whose forward,
-//! backward and R-op equations are derived in [`super::convnet_analytic`], then the dense layer
+//! backward and R-op equations are derived in [`block`], then the dense layer
 //! Z = F W + b on the flattened output F of the last block (n × features, NHWC order) and the
 //! mean cross-entropy over the n images. With P = softmax(Z) (max-shifted, as
 //! [`crate::nn::log_softmax`]), ȳ the row sums of the one-hot targets Y (1 per row), and
@@ -21,9 +21,13 @@
 //!
 //! So ∇²_φ L_in v = R{∂L_in/∂φ}. MAML's L_in and L_out depend on φ only (θ enters through
 //! V(θ) = θ), so (∂²L_in/∂θ∂φ)ᵀ v and ∂L_out/∂θ are zero lists of θ's shapes, as autodiff
-//! returns them; φ0 = θ and (∂V/∂θ)ᵀ v = v. The gradient costs three products per block (the
-//! forward's C K, and Cᵀ dZ, dZ Kᵀ), the HVP nine, against autodiff's selection-matrix im2col,
-//! graph and reverse-over-reverse. Computed on the CPU, in f32 or f64 (the dtype of φ).
+//! returns them; φ0 = θ and (∂V/∂θ)ᵀ v = v.
+//!
+//! Cost: the gradient takes three products per block (C K, Cᵀ dZ, dZ Kᵀ), the HVP eight (C K,
+//! C V_K, R{C} K, dZ Kᵀ, Cᵀ R{dZ}, R{C}ᵀ dZ, R{dZ} Kᵀ, dZ V_Kᵀ; three for the first block, whose
+//! input is data), against autodiff's selection-matrix im2col, graph and reverse-over-reverse.
+//! [`Oracles::inner_grad_kept`] keeps the forward pass for the HVP at the same point. Computed
+//! on the CPU in the dtype of φ (f32 or f64); tensors on another device are refused.
 
 mod block;
 mod kernels;
