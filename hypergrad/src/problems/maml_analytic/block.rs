@@ -2,7 +2,8 @@
 //! backward pass, and the R-operator R{·} = d/dε ·(φ + εv) of both — on plain row-major
 //! slices whose P rows are the output pixels (n, i, j) of NHWC data and whose f columns are the
 //! channels. Products by [`super::kernels`]; each elementwise stage is one pass over the rows
-//! with per-channel coefficients.
+//! with per-channel coefficients. (Over 300 lines: the block's three passes share their
+//! derivation and buffers, and its finite-difference test with its negative control lives here.)
 //!
 //! **Conv** (3×3, stride 2, TF 'same'). C = im2col(X): P × 9c, the taps (di, dj, channel) in the
 //! kernel's (3, 3, c, f) order, zero where a tap falls in the padding; Z = C K. Backward:
