@@ -70,6 +70,7 @@ bench-paper *ARGS:
 [positional-arguments]
 perf *ARGS:
     cargo bench --workspace --bench perf "$@"
+    cargo run --release -p ufom-bench -- report reports --readme README.md
 
 # After `just perf`: a JAX twin of the engine's reference cases (benches/reference/jax_twin.py) installed into target/jax-venv and timed alternately with ufom's oracles; its figures and ratios into reports/perf.json (none if jax cannot be installed or imported).
 perf-jax:
@@ -81,7 +82,10 @@ perf-jax:
         echo "perf-jax: could not install benches/reference/requirements.txt into $venv (pip needs the network once)" >&2
     fi
     # Fails with exit code 2, and leaves no JAX field in reports/perf.json, if the twin cannot import jax.
-    cargo bench -p ufom-bench --bench perf_jax
+    cargo bench -p ufom-bench --bench perf_jax; status=$?
+    # The README's engine block, with or without JAX columns; the twin's exit code stands.
+    cargo run --release -p ufom-bench -- report reports --readme README.md
+    exit $status
 
 # Build target/cuda-build/release/ufom with `cuda`, no GPU needed (CUDA 13.0 from PyPI wheels into target/cuda-toolchain).
 build-cuda *ARGS:

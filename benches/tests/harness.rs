@@ -393,7 +393,7 @@ fn backward_clip_is_a_flag_not_an_environment_variable() {
     let (stdout, stderr) = text(&list);
     assert!(list.status.success(), "{stderr}");
     assert!(stdout.contains("recompute_exact_clip10@20"), "{stdout}");
-    assert!(stdout.contains("ufom_q0.2_clip10@5"), "{stdout}");
+    assert!(stdout.contains("ufom_q0.2_clip10@30"), "{stdout}");
     assert!(stdout.contains("fom@20"), "{stdout}");
 }
 

@@ -174,11 +174,15 @@ fn render(a: &ReportArgs) -> Result<()> {
         let text = std::fs::read_to_string(readme)
             .with_context(|| format!("reading {}", readme.display()))?;
         let verify = std::fs::read_to_string(a.dir.join("verify.json")).ok();
+        let perf = std::fs::read_to_string(a.dir.join("perf.json")).ok();
         let updated = readme::update_with(&text, |name| match (name, &map) {
             ("map", Some(m)) => Some(map_render::readme_block(m)),
             ("verify", _) => verify
                 .as_deref()
                 .and_then(|v| calibration::calibration_block(v).ok()),
+            ("perf", _) => perf
+                .as_deref()
+                .and_then(|p| ufom_bench::harness::report::perf_block::perf_block(p).ok()),
             _ => reports
                 .iter()
                 .find(|r| r.experiment.name() == name)

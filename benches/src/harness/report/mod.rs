@@ -10,6 +10,7 @@
 mod bencher;
 pub mod calibration;
 mod markdown;
+pub mod perf_block;
 pub mod readme;
 pub mod schema;
 mod svg;
