@@ -32,7 +32,7 @@ calibrate:
     cargo run --release -p ufom-bench -- report reports --readme README.md
     cargo run --release -p ufom-bench -- report reports --readme verify/README.md
 
-# Default scale into reports/: every experiment with data (UFOM_DATA_DIR or --data-dir), the map, the README's blocks (about 32 min on 2 cores).
+# Default scale into reports/: every experiment with data (UFOM_DATA_DIR or --data-dir), the map, the README's blocks (about 20 min on 2 cores at the default --jobs).
 bench *ARGS:
     cargo run --release -p ufom-bench -- bench --scale default --out reports {{ARGS}}
     cargo run --release -p ufom-bench -- map --scale default --out reports
