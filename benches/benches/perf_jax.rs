@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use ufom_bench::harness::perf::cases::{bind, BoundOracles, REFERENCE_CASES};
 use ufom_bench::harness::perf::engine::JaxRun;
 use ufom_bench::harness::perf::jax::{
-    case_data, compare_case, merge, model, table, Rounds, Twin, TOLERANCE, TWIN_SCRIPT,
+    case_data, compare_case, merge, model, Rounds, Twin, TOLERANCE, TWIN_SCRIPT,
 };
 use ufom_bench::harness::perf::PerfReport;
+use ufom_bench::harness::report::perf_block::engine_block;
 use ufom_bench::harness::store::{read_json, write_json};
 
 fn workspace_root() -> PathBuf {
@@ -141,7 +142,7 @@ fn main() -> Result<()> {
     merge(engine, Some((run, &comparisons)));
     write_json(&path, &report)?;
     let engine = report.engine.as_ref().context("engine section")?;
-    println!("{}", table(engine));
+    println!("{}", engine_block(engine));
     eprintln!("wrote the JAX fields of {}", path.display());
     Ok(())
 }

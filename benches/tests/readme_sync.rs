@@ -42,6 +42,10 @@ fn check(root: &Path, file: &str) {
             let block = if n == "map" {
                 let m: MapReport = read_json(&path(n)).unwrap_or_else(|e| panic!("{n}: {e:#}"));
                 readme_block(&m)
+            } else if n == "perf" {
+                let text = std::fs::read_to_string(path(n)).expect("reports/perf.json");
+                ufom_bench::harness::report::perf_block::perf_block(&text)
+                    .unwrap_or_else(|e| panic!("{n}: {e:#}"))
             } else if n == "verify" {
                 let text = std::fs::read_to_string(path(n)).expect("reports/verify.json");
                 calibration_block(&text).unwrap_or_else(|e| panic!("{n}: {e:#}"))

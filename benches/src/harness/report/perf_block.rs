@@ -26,6 +26,11 @@ pub fn perf_block(perf_json: &str) -> Result<String> {
             .context("perf.json has no `engine` section")?,
     )
     .context("reading perf.json's `engine` section")?;
+    Ok(engine_block(&engine))
+}
+
+/// The block of an `engine` section (also what `just perf-jax` prints at its end).
+pub fn engine_block(engine: &EngineReport) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -81,7 +86,7 @@ pub fn perf_block(perf_json: &str) -> Result<String> {
         }
         let _ = writeln!(md, "{row}");
     }
-    Ok(md)
+    md
 }
 
 #[cfg(test)]

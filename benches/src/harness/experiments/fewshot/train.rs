@@ -2,7 +2,9 @@
 //! Reptile (Nichol et al. 2018, the openai/supervised-reptile loop) as its own outer step, and
 //! the common meta-test evaluation. Both run in the engine's one outer loop; every gradient
 //! goes through the engine's [`Counted`] oracles, so Reptile's inner gradients are function
-//! calls exactly like the estimators' ones.
+//! calls exactly like the estimators' ones. (Over 300 lines: the cell, Reptile's step and the
+//! two evaluations share `Setup` and its task sampling; split apart, Reptile and the cell
+//! would import each other.)
 
 use crate::harness::experiments::cell::{
     counted, train_cell, train_estimator_cell, CellBudget, Checkpoint, Metrics, Progress,
