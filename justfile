@@ -69,8 +69,11 @@ bench-paper *ARGS:
 # Criterion benches into reports/perf.json (about 6 min after a 2 min build); arguments go to cargo, e.g. `-- '^matmul'`.
 [positional-arguments]
 perf *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
     cargo bench --workspace --bench perf "$@"
-    cargo run --release -p ufom-bench -- report reports --readme README.md
+    # After a measuring run (not CI's `--no-run`), the README's engine block from the new perf.json.
+    case " $* " in *" --no-run "*) ;; *) cargo run --release -p ufom-bench -- report reports --readme README.md ;; esac
 
 # After `just perf`: a JAX twin of the engine's reference cases (benches/reference/jax_twin.py) installed into target/jax-venv and timed alternately with ufom's oracles; its figures and ratios into reports/perf.json (none if jax cannot be installed or imported).
 perf-jax:
