@@ -59,7 +59,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           value_parser = clap::value_parser!(u64).range(1..=MAX_SEEDS))]
     seeds: Option<u64>,
-    /// Size: smoke (< 1 min, CI), default (2-core CPU, about 30 min), paper (the paper's sizes; GPU).
+    /// Size: smoke (< 1 min, CI), default (2-core CPU, about 20 min at the default --jobs), paper (the paper's sizes; GPU).
     #[arg(long, value_enum, default_value = "default")]
     scale: Scale,
     /// Output directory for reports.

@@ -75,7 +75,7 @@ impl std::fmt::Display for ExperimentId {
 pub enum Scale {
     /// Seconds per experiment: CI's end-to-end check.
     Smoke,
-    /// Reduced sizes for a 2-core CPU (whole suite about 30 minutes).
+    /// Reduced sizes for a 2-core CPU (whole suite about 20 minutes at the default `--jobs`).
     Default,
     /// The paper's sizes (meant for a GPU).
     Paper,
