@@ -1,6 +1,9 @@
 //! `ufom bench --scale smoke` end to end into a temporary directory: every file it writes, the
 //! JSON against its schema, resume, determinism apart from timing fields, and usage errors.
 
+mod common;
+
+use common::without_timing;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -21,23 +24,6 @@ fn ufom(args: &[&str]) -> std::process::Output {
 fn read(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The report without its timing fields (and the cells' wall-time derived values).
-fn without_timing(mut v: Value) -> Value {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("wall_s");
-                m.remove("seconds_per_call");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    strip(&mut v);
-    v
 }
 
 fn validator() -> jsonschema::Validator {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{text, ufom_isolated as ufom, write_cifar};
+use common::{text, ufom_isolated as ufom, without_timing, write_cifar};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,17 +16,6 @@ fn s(p: &Path) -> &str {
 /// Every finished cell under `<out>/cells` (path relative to it → its JSON), with the fields
 /// that measure time removed (`wall_s`, `seconds_per_call`, at any depth).
 fn cells(out: &Path) -> BTreeMap<String, Value> {
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(m) => {
-                m.remove("wall_s");
-                m.remove("seconds_per_call");
-                m.values_mut().for_each(strip);
-            }
-            Value::Array(a) => a.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
     fn walk(root: &Path, dir: &Path, found: &mut BTreeMap<String, Value>) {
         for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
             let p = e.path();
@@ -34,8 +23,7 @@ fn cells(out: &Path) -> BTreeMap<String, Value> {
                 walk(root, &p, found);
             } else if p.extension().is_some_and(|x| x == "json") {
                 let text = std::fs::read_to_string(&p).expect("read cell");
-                let mut v: Value = serde_json::from_str(&text).expect("cell JSON");
-                strip(&mut v);
+                let v = without_timing(serde_json::from_str(&text).expect("cell JSON"));
                 let key = p
                     .strip_prefix(root)
                     .expect("under root")

@@ -65,3 +65,20 @@ pub fn summary_cells(stdout: &str, experiment: &str) -> (usize, usize) {
         cols[3].parse().expect("resumed"),
     )
 }
+
+/// A report or cell without its timing fields (and the cells' wall-time derived values).
+pub fn without_timing(mut v: serde_json::Value) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("wall_s");
+                m.remove("seconds_per_call");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
